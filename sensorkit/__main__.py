@@ -1,0 +1,3 @@
+from sensorkit.cli.main import main
+
+raise SystemExit(main())

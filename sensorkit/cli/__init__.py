@@ -1,0 +1,1 @@
+"""The ``sensorkit`` command. Each subcommand is a module here with ``register(subparsers)``."""

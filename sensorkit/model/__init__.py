@@ -1,0 +1,96 @@
+"""The vocabulary every stage speaks: samples, records, sensors and sessions."""
+
+from __future__ import annotations
+
+import dataclasses
+from enum import Enum
+from typing import Any
+
+from sensorkit.model.records import (
+    Cue,
+    CueKind,
+    EventKind,
+    FatigueState,
+    MarkerKind,
+    PostureSample,
+    RollingMetrics,
+    SensorHealth,
+    SessionMarker,
+    StepEvent,
+    StepMetrics,
+    StrikeClass,
+)
+from sensorkit.model.samples import Gap, SampleBlock, SpeedSample
+from sensorkit.model.sensors import PhoneWear, Placement, RunnerInfo, SensorInfo, Side
+from sensorkit.model.session import SessionInfo
+
+Record = (
+    StepEvent | StepMetrics | RollingMetrics | PostureSample | FatigueState | Cue | SensorHealth
+    | SessionMarker
+)
+"""Derived records that travel on the event/metric bus."""
+
+SourceItem = SampleBlock | Gap | SpeedSample | SensorHealth
+"""What a source yields."""
+
+BusItem = SampleBlock | Gap | SpeedSample | Record
+"""Everything a sink may receive."""
+
+RECORD_TYPES: tuple[type, ...] = (
+    StepEvent, StepMetrics, RollingMetrics, PostureSample, FatigueState, Cue, SensorHealth,
+    SessionMarker,
+)
+
+RECORD_NAMES: dict[type, str] = {
+    StepEvent: "events",
+    StepMetrics: "steps",
+    RollingMetrics: "rolling",
+    PostureSample: "posture",
+    FatigueState: "fatigue",
+    Cue: "cues",
+    SensorHealth: "health",
+    SessionMarker: "markers",
+    Gap: "gaps",
+    SpeedSample: "speed",
+}
+"""Stable table names used by recordings, exports, InfluxDB measurements and MQTT topics."""
+
+
+def to_row(record: Any) -> dict[str, Any]:
+    """Flat JSON-ready dict of a record: enums as their values, dict fields kept as dicts."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(record):
+        v = getattr(record, f.name)
+        out[f.name] = v.value if isinstance(v, Enum) else v
+    return out
+
+
+__all__ = [
+    "RECORD_NAMES",
+    "RECORD_TYPES",
+    "BusItem",
+    "Cue",
+    "CueKind",
+    "EventKind",
+    "FatigueState",
+    "Gap",
+    "MarkerKind",
+    "PhoneWear",
+    "Placement",
+    "PostureSample",
+    "Record",
+    "RollingMetrics",
+    "RunnerInfo",
+    "SampleBlock",
+    "SensorHealth",
+    "SensorInfo",
+    "SessionInfo",
+    "SessionMarker",
+    "Side",
+    "SourceItem",
+    "SpeedSample",
+    "StepEvent",
+    "StepMetrics",
+    "StrikeClass",
+    "to_row",
+]

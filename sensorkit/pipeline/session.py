@@ -1,0 +1,162 @@
+"""One session: sources -> per-runner stages -> bus -> sinks, owned by one task group.
+
+Shutdown is data-driven: ``stop`` cancels only the source pumps; the runners then drain their
+input, flush their stages, the bus closes, and every sink drains and flushes before
+``run`` returns. Nothing already accepted from a source is thrown away on the way out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+
+from sensorkit.model import BusItem, MarkerKind, SampleBlock, SessionInfo, SessionMarker, SourceItem
+from sensorkit.pipeline.bus import Bus
+from sensorkit.pipeline.channel import Channel, ChannelStats, OverflowPolicy
+from sensorkit.pipeline.contracts import RecordStage, Sink
+from sensorkit.sources.base import Source
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class SessionStats:
+    """Counters a status page needs: queue fills and drops, and errors that were survived."""
+
+    channels: list[ChannelStats] = field(default_factory=list)
+    errors: Counter[str] = field(default_factory=Counter)
+    items: Counter[str] = field(default_factory=Counter)
+
+
+def run_stages(stages: Sequence[RecordStage], item: BusItem | None) -> list[BusItem]:
+    """Pass ``item`` (or, if None, the end of stream) through the stages in order.
+
+    Each stage sees the item and every record the earlier stages made from it.
+    """
+    out: list[BusItem] = [] if item is None else [item]
+    for stage in stages:
+        made: list[BusItem] = []
+        for x in out:
+            made.extend(stage.update(x))
+        if item is None:
+            made.extend(stage.finish())
+        out.extend(made)
+    return out
+
+
+class Session:
+    """Runs sources, per-runner stages and sinks until the sources end or ``stop`` is set."""
+
+    def __init__(
+        self,
+        info: SessionInfo,
+        sources: Sequence[Source],
+        stages: Mapping[str, Sequence[RecordStage]],
+        sinks: Sequence[Sink],
+        *,
+        input_queue_size: int = 256,
+    ) -> None:
+        self.info = info
+        self._sources = list(sources)
+        self._stages = {r.name: list(stages.get(r.name, ())) for r in info.runners}
+        self._sinks = list(sinks)
+        self._runner_of = {s.sensor_id: s.runner for s in info.sensors}
+        self._bus = Bus()
+        self._inputs: dict[str, Channel[SourceItem]] = {}
+        for r in info.runners:
+            # Backpressure here; sources with a live edge (BLE callbacks, ingest endpoints)
+            # keep their own bounded queue that drops, counts and records the gap.
+            self._inputs[r.name] = Channel(f"runner:{r.name}", input_queue_size, OverflowPolicy.BLOCK)
+        self._errors: Counter[str] = Counter()
+        self._counts: Counter[str] = Counter()
+        self._sink_channels: list[tuple[Sink, Channel[BusItem]]] = []
+        self._last_time: dict[str, float] = {}
+
+    def stats(self) -> SessionStats:
+        chans = [c.stats() for c in self._inputs.values()] + self._bus.stats()
+        return SessionStats(chans, Counter(self._errors), Counter(self._counts))
+
+    async def run(self, stop: asyncio.Event | None = None) -> SessionStats:
+        stop = stop or asyncio.Event()
+        async with AsyncExitStack() as stack:
+            for sink in self._sinks:
+                await stack.enter_async_context(sink)
+                self._sink_channels.append(
+                    (sink, self._bus.subscribe(sink.name, sink.accepts, sink.queue_size, sink.policy)))
+            for source in self._sources:
+                await stack.enter_async_context(source)
+            async with asyncio.TaskGroup() as tg:
+                sink_tasks = [tg.create_task(self._run_sink(s, ch), name=f"sink:{s.name}")
+                              for s, ch in self._sink_channels]
+                runner_tasks = [tg.create_task(self._run_runner(name), name=f"runner:{name}")
+                                for name in self._inputs]
+                pumps = [tg.create_task(self._pump(src), name=f"source:{i}")
+                         for i, src in enumerate(self._sources)]
+                watcher = tg.create_task(self._watch(stop, pumps), name="stop-watcher")
+                await asyncio.wait(pumps)
+                for ch in self._inputs.values():
+                    ch.close()
+                await asyncio.wait(runner_tasks)
+                watcher.cancel()
+                self._bus.close()
+                await asyncio.wait(sink_tasks)
+        return self.stats()
+
+    async def _watch(self, stop: asyncio.Event, pumps: list[asyncio.Task[None]]) -> None:
+        await stop.wait()
+        log.info("stopping: closing sources, draining and flushing sinks")
+        for p in pumps:
+            p.cancel()
+
+    async def _pump(self, source: Source) -> None:
+        try:
+            async for item in source.items():
+                runner = self._runner_of.get(getattr(item, "sensor_id", ""))
+                if runner is None:
+                    self._errors["unknown_sensor"] += 1
+                    log.warning("dropping item from unknown sensor %r", getattr(item, "sensor_id", None))
+                    continue
+                await self._inputs[runner].send(item)
+        except asyncio.CancelledError:
+            pass  # stop requested: what was already queued is still processed
+        except Exception:
+            self._errors["source_failed"] += 1
+            log.exception("a source failed; the session goes on without it")
+
+    async def _run_runner(self, runner: str) -> None:
+        stages = self._stages[runner]
+        sid = self.info.session_id
+        await self._bus.publish(SessionMarker(runner, 0.0, MarkerKind.START, sid))
+        async for item in self._inputs[runner]:
+            if isinstance(item, SampleBlock) and len(item):
+                self._last_time[runner] = max(self._last_time.get(runner, 0.0), item.end_s)
+            await self._publish_all(runner, stages, item)
+        await self._publish_all(runner, stages, None)
+        await self._bus.publish(
+            SessionMarker(runner, self._last_time.get(runner, 0.0), MarkerKind.STOP, sid))
+
+    async def _publish_all(self, runner: str, stages: Sequence[RecordStage], item: BusItem | None) -> None:
+        try:
+            out = run_stages(stages, item)
+        except Exception:
+            # A stage bug must not end the run: the raw item still reaches the recording.
+            self._errors[f"stage_failed:{runner}"] += 1
+            log.exception("processing failed for runner %s; item passed on unprocessed", runner)
+            out = [] if item is None else [item]
+        for x in out:
+            self._counts[type(x).__name__] += 1
+            await self._bus.publish(x)
+
+    async def _run_sink(self, sink: Sink, channel: Channel[BusItem]) -> None:
+        try:
+            await sink.consume(channel)
+        except Exception:
+            self._errors[f"sink_failed:{sink.name}"] += 1
+            log.exception("sink %s failed; its items are discarded from now on", sink.name)
+            async for _ in channel:  # keep draining so a BLOCK sink cannot stall the pipeline
+                self._errors[f"sink_discarded:{sink.name}"] += 1
+
