@@ -36,3 +36,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     passed = len(reporter.stats.get("passed", [])) if reporter else 0
     if exitstatus == 0 and passed == 0 and not session.config.option.collectonly:
         session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
+
+
+@pytest.fixture
+def mosquitto(tmp_path_factory: pytest.TempPathFactory):
+    """A real mosquitto broker on loopback (plain and TLS+password listeners)."""
+    from tests.support.servers import start_mosquitto
+
+    broker = start_mosquitto(tmp_path_factory.mktemp("mosquitto"))
+    try:
+        yield broker
+    finally:
+        broker.stop()

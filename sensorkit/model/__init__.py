@@ -7,6 +7,7 @@ from enum import Enum
 from typing import Any
 
 from sensorkit.model.records import (
+    Calibration,
     Cue,
     CueKind,
     EventKind,
@@ -26,7 +27,7 @@ from sensorkit.model.session import SessionInfo
 
 Record = (
     StepEvent | StepMetrics | RollingMetrics | PostureSample | FatigueState | Cue | SensorHealth
-    | SessionMarker
+    | SessionMarker | Calibration
 )
 """Derived records that travel on the event/metric bus."""
 
@@ -38,7 +39,7 @@ BusItem = SampleBlock | Gap | SpeedSample | Record
 
 RECORD_TYPES: tuple[type, ...] = (
     StepEvent, StepMetrics, RollingMetrics, PostureSample, FatigueState, Cue, SensorHealth,
-    SessionMarker,
+    SessionMarker, Calibration,
 )
 
 RECORD_NAMES: dict[type, str] = {
@@ -50,6 +51,7 @@ RECORD_NAMES: dict[type, str] = {
     Cue: "cues",
     SensorHealth: "health",
     SessionMarker: "markers",
+    Calibration: "calibration",
     Gap: "gaps",
     SpeedSample: "speed",
 }
@@ -69,6 +71,7 @@ __all__ = [
     "RECORD_NAMES",
     "RECORD_TYPES",
     "BusItem",
+    "Calibration",
     "Cue",
     "CueKind",
     "EventKind",

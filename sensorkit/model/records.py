@@ -165,6 +165,23 @@ class SensorHealth:
     clock_residual_ms: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """Mounting calibration of one pod: the rotation taking sensor-frame vectors to body frame.
+
+    ``sf_to_bf`` is the 3x3 matrix in row-major order (``v_bf = R @ v_sf``). ``method`` is
+    ``"standing"`` or ``"running"``; ``residual_deg`` is the angle between the measured and the
+    modelled gravity direction, a quality figure.
+    """
+
+    runner: str
+    sensor_id: str
+    time_s: float
+    sf_to_bf: tuple[float, ...]
+    method: str
+    residual_deg: float | None = None
+
+
 class MarkerKind(StrEnum):
     START = "start"
     STOP = "stop"
