@@ -7,6 +7,7 @@ installs (scripts/install-system-deps); a missing binary fails loudly, it never 
 
 from __future__ import annotations
 
+import getpass
 import shutil
 import socket
 import subprocess
@@ -111,7 +112,8 @@ def _make_tls(dir_: Path) -> tuple[Path, Path, Path]:
     run = lambda *a: subprocess.run([openssl, *a], check=True, capture_output=True)  # noqa: E731
     run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=sensorkit-test-ca",
         "-keyout", str(ca_key), "-out", str(ca_crt))
-    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(csr))
+    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+        "-keyout", str(key), "-out", str(csr))
     ext.write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
     run("x509", "-req", "-in", str(csr), "-CA", str(ca_crt), "-CAkey", str(ca_key), "-CAcreateserial",
         "-days", "2", "-extfile", str(ext), "-out", str(crt))
@@ -130,7 +132,8 @@ def start_mosquitto(workdir: Path) -> Mosquitto:
     port, tls_port = free_port(), free_port()
     conf = workdir / "mosquitto.conf"
     conf.write_text(
-        "per_listener_settings true\npersistence false\n"
+        # As root mosquitto would drop to user "mosquitto", which cannot read our temp dir.
+        f"user {getpass.getuser()}\nper_listener_settings true\npersistence false\n"
         f"listener {port} 127.0.0.1\nallow_anonymous true\n"
         f"listener {tls_port} 127.0.0.1\nallow_anonymous false\npassword_file {pwfile}\n"
         f"cafile {ca}\ncertfile {crt}\nkeyfile {key}\n"
