@@ -1,0 +1,1 @@
+"""Live views of a session: the terminal table here, the web dashboard alongside."""
