@@ -7,14 +7,20 @@ installs (scripts/install-system-deps); a missing binary fails loudly, it never 
 
 from __future__ import annotations
 
+import base64
 import getpass
+import json
 import shutil
 import socket
 import subprocess
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 def free_port() -> int:
@@ -141,3 +147,147 @@ def start_mosquitto(workdir: Path) -> Mosquitto:
     proc = ManagedProcess([binary, "-c", str(conf)], [port, tls_port], workdir, workdir / "mosquitto.log")
     proc.start()
     return Mosquitto("127.0.0.1", port, tls_port, ca, user, password, proc)
+
+
+@dataclass
+class InfluxD:
+    """An InfluxDB 1.x server (``influxd``), HTTP API on ``port``; ``admin`` credentials when auth is on."""
+
+    host: str
+    port: int
+    auth: bool
+    admin_user: str
+    admin_password: str
+    process: ManagedProcess
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def query(self, q: str, db: str | None = None, user: str | None = None,
+              password: str | None = None) -> dict[str, Any]:
+        """Run InfluxQL with the admin credentials (or those given); ns epoch; raises on HTTP errors."""
+        params = {"epoch": "ns"}
+        if db:
+            params["db"] = db
+        if self.auth:  # 1.6 reads u/p from the URL only, not from a form body
+            params |= {"u": user or self.admin_user, "p": password or self.admin_password}
+        body = urllib.parse.urlencode({"q": q}).encode()
+        url = f"{self.url}/query?{urllib.parse.urlencode(params)}"
+        with urllib.request.urlopen(url, data=body, timeout=30) as resp:
+            result: dict[str, Any] = json.loads(resp.read())
+        return result
+
+    def stop(self, kill: bool = False) -> None:
+        self.process.stop(kill)
+
+    def start(self) -> None:
+        self.process.start()
+        _wait_http(f"{self.url}/ping", 30.0)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+def _wait_http(url: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except urllib.error.HTTPError:
+            return  # it answers (auth errors included)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def start_influxd(workdir: Path, *, auth: bool = False) -> InfluxD:
+    """Start InfluxDB 1.x with data, meta and WAL in ``workdir`` on free loopback ports.
+
+    With ``auth`` the HTTP API requires users; an admin user is created before returning.
+    """
+    binary = require_binary("influxd")
+    workdir.mkdir(parents=True, exist_ok=True)
+    port, rpc_port = free_port(), free_port()
+    conf = workdir / "influxdb.conf"
+    conf.write_text(
+        f'reporting-disabled = true\nbind-address = "127.0.0.1:{rpc_port}"\n'
+        f'[meta]\n  dir = "{workdir / "meta"}"\n  logging-enabled = false\n'
+        f'[data]\n  dir = "{workdir / "data"}"\n  wal-dir = "{workdir / "wal"}"\n'
+        f'  query-log-enabled = false\n  trace-logging-enabled = false\n'
+        f'[monitor]\n  store-enabled = false\n'
+        f'[subscriber]\n  enabled = false\n[continuous_queries]\n  enabled = false\n'
+        f'[http]\n  bind-address = "127.0.0.1:{port}"\n  auth-enabled = {"true" if auth else "false"}\n'
+        f'  log-enabled = false\n  pprof-enabled = false\n'
+        f'[logging]\n  level = "warn"\n'
+    )
+    proc = ManagedProcess([binary, "-config", str(conf)], [port, rpc_port], workdir, workdir / "influxd.log")
+    proc.start()
+    server = InfluxD("127.0.0.1", port, auth, "admin", "admin-test-pw", proc)
+    _wait_http(f"{server.url}/ping", 30.0)
+    if auth:  # the first user may be created without credentials; it must be an admin
+        body = urllib.parse.urlencode(
+            {"q": f"CREATE USER admin WITH PASSWORD '{server.admin_password}' WITH ALL PRIVILEGES"}).encode()
+        with urllib.request.urlopen(f"{server.url}/query", data=body, timeout=30):
+            pass
+    return server
+
+
+@dataclass
+class VictoriaMetrics:
+    """A single-node VictoriaMetrics; optional HTTP basic auth (which a v2 token cannot pass)."""
+
+    host: str
+    port: int
+    process: ManagedProcess
+    username: str | None = None
+    password: str | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def _open(self, path: str, data: bytes | None = None) -> bytes:
+        req = urllib.request.Request(f"{self.url}{path}", data=data)
+        if self.username:
+            token = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+            req.add_header("Authorization", f"Basic {token}")
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return bytes(resp.read())
+
+    def flush(self) -> None:
+        """Make just-written samples visible to queries and exports."""
+        self._open("/internal/force_flush")
+
+    def export(self, match: str) -> list[dict[str, Any]]:
+        """``/api/v1/export`` as parsed JSON lines (timestamps in ms)."""
+        self.flush()
+        body = urllib.parse.urlencode({"match[]": match}).encode()
+        return [json.loads(line) for line in self._open("/api/v1/export", body).splitlines() if line.strip()]
+
+    def stop(self, kill: bool = False) -> None:
+        self.process.stop(kill)
+
+    def start(self) -> None:
+        self.process.start()
+
+    def restart(self) -> None:
+        self.process.restart()
+
+
+def start_victoria_metrics(workdir: Path, *, basic_auth: tuple[str, str] | None = None) -> VictoriaMetrics:
+    """Start VictoriaMetrics with its storage in ``workdir`` on a free loopback port."""
+    binary = require_binary("victoria-metrics")
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    argv = [binary, f"-storageDataPath={workdir / 'data'}", f"-httpListenAddr=127.0.0.1:{port}",
+            "-retentionPeriod=100y", "-loggerLevel=ERROR", "-search.disableCache"]
+    if basic_auth:
+        argv += [f"-httpAuth.username={basic_auth[0]}", f"-httpAuth.password={basic_auth[1]}"]
+    proc = ManagedProcess(argv, [port], workdir, workdir / "victoria-metrics.log")
+    proc.start()
+    vm = VictoriaMetrics("127.0.0.1", port, proc, *(basic_auth or (None, None)))
+    return vm

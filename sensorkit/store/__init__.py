@@ -1,0 +1,1 @@
+"""Storage of live streams: recording files (``recording``) and time-series databases (``influx``)."""

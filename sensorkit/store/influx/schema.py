@@ -1,0 +1,217 @@
+"""The InfluxDB schema: which measurement, tags and fields each bus item becomes.
+
+Documented for users in docs/influxdb.md. Measurements are the stable table names of
+:data:`sensorkit.model.RECORD_NAMES` plus ``imu`` for raw samples. Every point carries the tags
+``runner`` and ``session``; points about one sensor add ``sensor``, ``placement`` and ``device``.
+Timestamps are wall-clock nanoseconds of the aligned host timeline:
+``SessionInfo.start_unix_s + time_s``, computed in integers so no float rounding creeps in.
+Field types are fixed per record field (a float field stays float even when a stage hands in
+an ``int``), because InfluxDB refuses a field whose type changes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+import numpy as np
+
+from sensorkit.model import (
+    RECORD_NAMES,
+    BusItem,
+    Calibration,
+    Cue,
+    FatigueState,
+    Gap,
+    SampleBlock,
+    SessionInfo,
+    StepEvent,
+    StepMetrics,
+)
+from sensorkit.store.influx.lineproto import FieldValue, format_columns, format_point, tag_set
+from sensorkit.store.influx.settings import RawImuMode
+
+IMU_MEASUREMENT = "imu"
+IMU_FIELDS = ("ax", "ay", "az", "gx", "gy", "gz", "mx", "my", "mz")
+"""Raw IMU fields: acc in g (``a*``), angular rate in deg/s (``g*``), magnetic field in uT (``m*``)."""
+
+EXTRA_TAGS: dict[type, tuple[str, ...]] = {StepMetrics: ("side",), StepEvent: ("side",), Cue: ("kind",)}
+"""Record fields promoted to tags (beyond runner/session/sensor), because dashboards group by them."""
+
+_DROP = {"runner", "time_s", "sensor_id", "session_id", "placement"}
+
+
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """Line-protocol bytes (newline-terminated lines) and how many points they hold."""
+
+    data: bytes
+    points: int
+
+
+def start_ns(info: SessionInfo) -> int:
+    """Host-timeline zero in integer nanoseconds since the Unix epoch."""
+    whole = math.floor(info.start_unix_s)
+    return int(whole) * 1_000_000_000 + round((info.start_unix_s - whole) * 1e9)
+
+
+def _caster(annotation: object) -> Callable[[Any], FieldValue]:
+    text = str(annotation)
+    if "bool" in text:
+        return lambda v: None if v is None else bool(v)
+    if "float" in text:
+        return lambda v: None if v is None else float(v)
+    if "int" in text:
+        return lambda v: None if v is None else int(v)
+    return _generic
+
+
+def _generic(v: Any) -> FieldValue:
+    if v is None or isinstance(v, bool | int | float | str):
+        return v
+    if isinstance(v, Enum):
+        return str(v.value)
+    if isinstance(v, np.generic):
+        return v.item()
+    return str(v)
+
+
+_CASTERS: dict[type, dict[str, Callable[[Any], FieldValue]]] = {}
+
+
+def _casters(t: type) -> dict[str, Callable[[Any], FieldValue]]:
+    c = _CASTERS.get(t)
+    if c is None:
+        c = {f.name: _caster(f.type) for f in dataclasses.fields(t)} if dataclasses.is_dataclass(t) else {}
+        _CASTERS[t] = c
+    return c
+
+
+def record_fields(item: Any) -> dict[str, FieldValue]:
+    """The fields of one record (everything but its tags and time), typed per the schema."""
+    t = type(item)
+    casters = _casters(t)
+    promoted = EXTRA_TAGS.get(t, ())
+    out: dict[str, FieldValue] = {}
+    for name in casters:
+        if name in _DROP or name in promoted:
+            continue
+        value = getattr(item, name)
+        if isinstance(item, FatigueState) and name == "components":
+            for k, v in sorted(value.items()):
+                out[f"component_{k}"] = float(v)
+        elif isinstance(item, Calibration) and name == "sf_to_bf":
+            for i, v in enumerate(value):
+                out[f"r{i}"] = float(v)
+        elif isinstance(item, Gap) and name in ("start_s", "end_s"):
+            if name == "end_s":
+                out["duration_s"] = float(item.end_s - item.start_s)
+        elif isinstance(value, Enum):
+            out[name] = str(value.value)
+        else:
+            out[name] = casters[name](value)
+    return out
+
+
+class PointEncoder:
+    """Turns bus items of one session into line protocol; keeps per-sensor downsampling state.
+
+    Not thread-safe and cheap: it runs in the sink's reader, between channel receives.
+    """
+
+    def __init__(self, info: SessionInfo, raw_imu: RawImuMode = RawImuMode.DOWNSAMPLED,
+                 raw_imu_rate_hz: float = 10.0, numeric_fields_only: bool = False) -> None:
+        self.info = info
+        self.numeric_fields_only = numeric_fields_only
+        self.raw_imu = raw_imu
+        self.raw_imu_rate_hz = raw_imu_rate_hz
+        self._start_ns = start_ns(info)
+        self._sensor_tags: dict[str, dict[str, str]] = {}
+        self._block_tags: dict[str, str] = {}
+        self._last_bucket: dict[str, int] = {}
+        self.skipped: dict[str, int] = {}
+        """Items that became no point, by reason (counted, never raised)."""
+
+    def ts_ns(self, time_s: float) -> int:
+        return self._start_ns + round(time_s * 1e9)
+
+    def _sensor(self, sensor_id: str, runner_hint: str = "") -> dict[str, str]:
+        """Tags of one sensor; an unknown sensor keeps its id and the record's runner."""
+        tags = self._sensor_tags.get(sensor_id)
+        if tags is None:
+            try:
+                s = self.info.sensor(sensor_id)
+                tags = {"runner": s.runner, "placement": s.placement.value, "device": s.device}
+            except KeyError:
+                tags = {"runner": runner_hint}
+                self._skip("unknown_sensor_tagged_partially")
+            tags |= {"session": self.info.session_id, "sensor": sensor_id}
+            self._sensor_tags[sensor_id] = tags
+        return tags
+
+    def _skip(self, reason: str) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + 1
+
+    def encode(self, item: BusItem) -> Encoded | None:
+        """Line protocol for one item, or None when it yields no point (counted in ``skipped``)."""
+        if isinstance(item, SampleBlock):
+            return self._encode_block(item)
+        measurement = RECORD_NAMES.get(type(item)) or type(item).__name__.lower()
+        sensor_id = getattr(item, "sensor_id", None)
+        runner = str(getattr(item, "runner", ""))
+        if sensor_id is not None:
+            tags = dict(self._sensor(sensor_id, runner))
+        else:
+            tags = {"runner": runner, "session": self.info.session_id}
+        for k in EXTRA_TAGS.get(type(item), ()):
+            v = getattr(item, k)
+            tags[k] = str(v.value if isinstance(v, Enum) else v)
+        time_s = item.start_s if isinstance(item, Gap) else getattr(item, "time_s", None)
+        if time_s is None or not math.isfinite(time_s):
+            self._skip("no_time")
+            return None
+        fields = record_fields(item)
+        if self.numeric_fields_only:
+            fields = {k: v for k, v in fields.items() if not isinstance(v, str)}
+        line = format_point(measurement, tag_set(tags), fields, self.ts_ns(time_s))
+        if line is None:
+            self._skip("no_fields")
+            return None
+        return Encoded((line + "\n").encode(), 1)
+
+    def _encode_block(self, block: SampleBlock) -> Encoded | None:
+        if self.raw_imu is RawImuMode.OFF or len(block) == 0:
+            return None
+        t = block.time_s
+        if self.raw_imu is RawImuMode.DOWNSAMPLED:
+            bucket = np.floor(t * self.raw_imu_rate_hz).astype(np.int64)
+            prev = np.empty_like(bucket)
+            prev[0] = self._last_bucket.get(block.sensor_id, np.iinfo(np.int64).min)
+            prev[1:] = bucket[:-1]
+            keep = bucket > prev
+            self._last_bucket[block.sensor_id] = max(int(bucket[-1]), int(prev[0]))
+            if not keep.any():
+                return None
+            idx = np.flatnonzero(keep)
+            t = t[idx]
+        else:
+            idx = None
+        columns = [block.acc_g[:, i] for i in range(3)]
+        if block.gyr_dps is not None:
+            columns += [block.gyr_dps[:, i] for i in range(3)]
+        if block.mag_ut is not None:
+            columns += [block.mag_ut[:, i] for i in range(3)]
+        names = IMU_FIELDS[:3] + (IMU_FIELDS[3:6] if block.gyr_dps is not None else ()) + (
+            IMU_FIELDS[6:] if block.mag_ut is not None else ())
+        if idx is not None:
+            columns = [c[idx] for c in columns]
+        ts = self._start_ns + np.rint(t * 1e9).astype(np.int64)
+        tags = self._block_tags.get(block.sensor_id)
+        if tags is None:
+            tags = self._block_tags[block.sensor_id] = tag_set(self._sensor(block.sensor_id))
+        data, n = format_columns(IMU_MEASUREMENT, tags, names, columns, ts)
+        return Encoded(data, n) if n else None

@@ -1,0 +1,113 @@
+"""InfluxDB 1.x: ``/write`` with line protocol and ``/query`` with InfluxQL, over aiohttp.
+
+influxdb-client speaks only the v2 API (``/api/v2/write``), which InfluxDB 1.x serves from 1.8
+on; 1.x before that (the Debian 1.6 package, many Raspberry Pi installs) needs ``/write``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from types import TracebackType
+from typing import Any, Self
+
+import aiohttp
+
+from sensorkit.store.influx.errors import InfluxNotFound
+from sensorkit.store.influx.settings import InfluxSettings
+from sensorkit.store.influx.writer import http_error, transport_error
+
+log = logging.getLogger(__name__)
+
+
+def quote_ident(name: str) -> str:
+    """An InfluxQL identifier in double quotes."""
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class V1Writer:
+    """Writes to and queries one InfluxDB 1.x database; an async context manager."""
+
+    def __init__(self, settings: InfluxSettings) -> None:
+        self.settings = settings
+        self.target = settings.target
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> Self:
+        if self._session is not None:
+            raise RuntimeError("V1Writer is already open")
+        s = self.settings
+        password, token = s.password(), s.token()
+        auth = aiohttp.BasicAuth(s.username, password or "") if s.username else None
+        headers = {"Authorization": f"Token {token}"} if token and not s.username else {}
+        self._session = aiohttp.ClientSession(
+            base_url=s.url + "/", auth=auth, headers=headers,
+            timeout=aiohttp.ClientTimeout(total=s.timeout_s),
+            connector=aiohttp.TCPConnector(ssl=bool(s.verify_tls)))
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    @property
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise RuntimeError("V1Writer is not open: use `async with`")
+        return self._session
+
+    async def write(self, data: bytes) -> None:
+        params = {"db": self.settings.database, "precision": "ns"}
+        if self.settings.retention_policy:
+            params["rp"] = self.settings.retention_policy
+        what = "writing points"
+        try:
+            async with self._http.post("write", params=params, data=data) as resp:
+                if resp.status != 204:
+                    raise http_error(self.target, resp.status, _error_text(await resp.text()), what)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise transport_error(self.target, exc, what) from exc
+
+    async def query(self, q: str, *, epoch: str = "ns", database: str | None = None) -> list[dict[str, Any]]:
+        """Run InfluxQL; returns the ``results`` list (one per statement) or raises the typed errors."""
+        params = {"q": q, "epoch": epoch, "db": database or self.settings.database}
+        what = f"running {q.split()[0].upper() if q.split() else 'a'} query"
+        try:
+            async with self._http.post("query", data=params) as resp:
+                body = await resp.text()
+                if resp.status != 200:
+                    raise http_error(self.target, resp.status, _error_text(body), what)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise transport_error(self.target, exc, what) from exc
+        results: list[dict[str, Any]] = json.loads(body).get("results", [])
+        for r in results:
+            if "error" in r:
+                raise http_error(self.target, 400, r["error"], what)
+        return results
+
+    async def check(self) -> None:
+        s = self.settings
+        results = await self.query("SHOW DATABASES")
+        names = {row[0] for series in results[0].get("series", []) for row in series.get("values", [])}
+        if s.database not in names:
+            raise InfluxNotFound(
+                f"{self.target}: database {s.database!r} does not exist (or user {s.username!r} may not "
+                f"see it); create it with: CREATE DATABASE {quote_ident(s.database)}")
+        if s.retention_policy:
+            results = await self.query(f"SHOW RETENTION POLICIES ON {quote_ident(s.database)}")
+            rps = {row[0] for series in results[0].get("series", []) for row in series.get("values", [])}
+            if s.retention_policy not in rps:
+                raise InfluxNotFound(f"{self.target}: retention policy {s.retention_policy!r} does not "
+                                     f"exist; existing: {sorted(rps)}")
+        log.debug("%s: database present, credentials accepted", self.target)
+
+
+def _error_text(body: str) -> str:
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return body[:300]
+    return str(parsed.get("error", body))[:300] if isinstance(parsed, dict) else body[:300]
