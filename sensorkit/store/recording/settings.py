@@ -1,0 +1,49 @@
+"""User settings of the ``[recording]`` config section."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sensorkit.model import SessionInfo
+from sensorkit.store.recording.layout import SUFFIX
+
+
+class RecordingSettings(BaseModel):
+    """Where and how a live session is recorded (the format: docs/recording-format.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(True, description="Record every session to a local .skrec directory.")
+    directory: Path = Field(Path("recordings"), description="Folder that receives the recordings.")
+    name: str = Field(
+        "{start:%Y%m%d-%H%M%S}_{session_id}",
+        description="Recording name without the .skrec suffix; {start} is the local start time "
+                    "(strftime format after the colon), {session_id} the session id.",
+    )
+    flush_interval_s: float = Field(
+        0.5, gt=0, le=1.0,
+        description="Buffered data is handed to the OS at least this often: the most a crash "
+                    "(kill -9) can lose.")
+    fsync: bool = Field(
+        False, description="Also force each flush onto the disk (survives power loss; costs disk "
+                           "latency, done off the event loop).")
+    channel_dtype: Literal["f8", "f4"] = Field(
+        "f8", description="Storage of acc/gyr/mag values: f8 keeps them bit-exact (replay gives "
+                          "identical metrics); f4 halves the size but rounds to float32.")
+    max_buffer_mb: float = Field(
+        64.0, gt=0,
+        description="Memory that holds data while the disk refuses writes (full, I/O error); "
+                    "beyond it the oldest samples are dropped and recorded as gaps.")
+    queue_size: int = Field(
+        1024, ge=1, description="Bus items that may wait for the recording before the pipeline "
+                                "slows down (the recording never drops data to keep up).")
+
+    def path_for(self, info: SessionInfo) -> Path:
+        """The recording directory for ``info``, e.g. ``recordings/20250101-073000_s1.skrec``."""
+        start = datetime.fromtimestamp(info.start_unix_s)
+        stem = self.name.format(start=start, session_id=info.session_id)
+        return self.directory / f"{stem}{SUFFIX}"

@@ -1,0 +1,491 @@
+"""RecordingWriter: the synchronous core that turns bus items into a ``NAME.skrec/`` directory.
+
+Items are only buffered by :meth:`RecordingWriter.write` (cheap, no I/O); :meth:`take` swaps the
+buffers out and :meth:`write_batch` packs and appends them. The async sink runs ``write_batch``
+in a worker thread so disk latency never stalls the event loop; plain scripts just call
+``write`` and let ``auto_flush`` do the rest.
+
+Crash safety comes from the layout, not from fsync: every flush hands whole records to the
+OS with ``write(2)``, which survives the death of the process (``kill -9``). ``fsync=True``
+additionally survives power loss, at the cost of disk latency.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import logging
+import math
+import shutil
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import numpy as np
+
+from sensorkit.errors import RecordingError
+from sensorkit.model import RECORD_NAMES, Calibration, Gap, SampleBlock, SessionInfo, to_row
+from sensorkit.store.recording.appendfile import AppendFile, Chunk
+from sensorkit.store.recording.cells import encode_cell
+from sensorkit.store.recording.layout import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    META_FILE,
+    STREAMS_DIR,
+    TABLES_DIR,
+    ChannelDtype,
+    channel_columns,
+    dtype_to_json,
+    safe_stem,
+    stream_channels,
+    stream_dtype,
+)
+from sensorkit.store.recording.metadata import fsync_dir, session_to_json, write_json_atomic
+from sensorkit.store.recording.stats import RecordingStats
+
+log = logging.getLogger(__name__)
+
+WRITE_FAILED_REASON = "recording_write_failed"
+"""``Gap.reason`` of samples the recording had to give up while the disk kept failing."""
+
+_REPORT_EVERY_S = 30.0
+
+
+@dataclass(slots=True)
+class _Stream:
+    sensor_id: str
+    file_name: str
+    dtype: np.dtype
+    channels: list[str]
+    file: AppendFile
+
+
+@dataclass(slots=True)
+class _Table:
+    name: str
+    columns: list[str]
+    file: AppendFile
+
+
+@dataclass(slots=True)
+class Batch:
+    """Buffered items swapped out of the writer, not yet packed (packing happens off-loop)."""
+
+    blocks: dict[str, list[SampleBlock]] = field(default_factory=dict)
+    records: dict[str, list[Any]] = field(default_factory=dict)
+    meta: dict[str, Any] | None = None
+
+
+def _json_safe(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, dict):
+        return {str(k): _json_safe(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_json_safe(x) for x in v]
+    return v
+
+
+def pack_blocks(blocks: list[SampleBlock], stream: _Stream) -> Chunk:
+    """One contiguous run of fixed-size records; missing optional channels become NaN."""
+    n = sum(len(b) for b in blocks)
+    out = np.empty(n, stream.dtype)
+    out["time_s"] = np.concatenate([b.time_s for b in blocks]) if len(blocks) > 1 else blocks[0].time_s
+    for ch in stream.channels:
+        parts = [getattr(b, ch) if getattr(b, ch) is not None else np.full((len(b), 3), np.nan)
+                 for b in blocks]
+        arr = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        for i, col in enumerate(channel_columns(ch)):
+            out[col] = arr[:, i]
+    return Chunk(out.tobytes(), n, float(out["time_s"][0]), float(out["time_s"][-1]))
+
+
+def pack_rows(records: list[Any]) -> Chunk:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(
+        [encode_cell(v) for v in to_row(r).values()] for r in records)
+    return Chunk(buf.getvalue().encode(), len(records))
+
+
+class RecordingWriter:
+    """Writes one session to ``path`` (a new ``NAME.skrec`` directory).
+
+    ``config`` is free-form JSON kept in ``meta.json`` (the run's configuration, for example).
+    ``max_buffer_bytes`` bounds what is held in memory while the disk fails; beyond it the
+    oldest samples are given up and recorded as gaps (reason ``recording_write_failed``).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        info: SessionInfo,
+        *,
+        config: Mapping[str, Any] | None = None,
+        flush_interval_s: float = 0.5,
+        fsync: bool = False,
+        channel_dtype: ChannelDtype = "f8",
+        max_buffer_bytes: int = 64 << 20,
+        auto_flush: bool = True,
+        overwrite: bool = False,
+    ) -> None:
+        if channel_dtype not in ("f8", "f4"):
+            raise ValueError(f"channel_dtype must be 'f8' or 'f4', not {channel_dtype!r}")
+        self.path = Path(path)
+        self.info = info
+        self.flush_interval_s = flush_interval_s
+        self.fsync = fsync
+        self.channel_dtype: ChannelDtype = channel_dtype
+        self.max_buffer_bytes = max_buffer_bytes
+        self.auto_flush = auto_flush
+        self._config = _json_safe(dict(config or {}))
+        self._notes: dict[str, str] = dict(info.notes)
+        self._calibration: list[dict[str, Any]] = []
+        self._io_lock = threading.Lock()
+        self._streams: dict[str, _Stream] = {}
+        self._tables: dict[str, _Table] = {}
+        self._stems: set[str] = set()
+        self._pending = Batch()
+        self._pending_bytes = 0
+        self._meta_dirty = False
+        self._closed = False
+        self._last_flush = time.monotonic()
+        self._end_time_s = -math.inf
+        # counters (loop side / io side)
+        self._samples_received = self._records_received = self._unsupported = 0
+        self._dropped_channels = 0
+        self._samples_written = self._records_written = self._bytes_written = 0
+        self._flushes = self._write_errors = self._dropped_samples = self._dropped_records = 0
+        self._failing_since: float | None = None
+        self._last_report = 0.0
+        self._last_error: str | None = None
+        self._create(overwrite)
+
+    # -- creation ---------------------------------------------------------------------------
+
+    def _create(self, overwrite: bool) -> None:
+        if self.path.exists():
+            if not overwrite:
+                raise RecordingError(f"{self.path}: already exists (choose another name or overwrite)")
+            if not (self.path / META_FILE).exists():
+                raise RecordingError(f"{self.path}: exists and is not a recording; not overwriting it")
+            shutil.rmtree(self.path)
+        try:
+            (self.path / STREAMS_DIR).mkdir(parents=True)
+            (self.path / TABLES_DIR).mkdir()
+            for s in self.info.sensors:
+                self._add_stream(s.sensor_id, s.has_gyro, s.has_mag)
+            for name in sorted(set(RECORD_NAMES.values())):
+                self._table(name)
+            write_json_atomic(self.path / META_FILE, self._meta(closed=False), fsync=self.fsync)
+            if self.fsync:
+                for d in (self.path / STREAMS_DIR, self.path / TABLES_DIR, self.path):
+                    fsync_dir(d)
+        except OSError as exc:
+            self._close_files()
+            raise RecordingError(f"{self.path}: cannot create the recording: {exc}") from exc
+
+    def _add_stream(self, sensor_id: str, has_gyro: bool, has_mag: bool) -> _Stream:
+        stem = safe_stem(sensor_id, self._stems)
+        dtype = stream_dtype(has_gyro, has_mag, self.channel_dtype)
+        file_name = f"{STREAMS_DIR}/{stem}.bin"
+        stream = _Stream(sensor_id, file_name, dtype, stream_channels(dtype),
+                         AppendFile(self.path / file_name))
+        self._streams[sensor_id] = stream
+        return stream
+
+    def _table(self, name: str) -> _Table:
+        table = self._tables.get(name)
+        if table is None:
+            cls = next(t for t, n in RECORD_NAMES.items() if n == name)
+            columns = [f.name for f in dataclasses.fields(cls)]
+            buf = io.StringIO()
+            csv.writer(buf, lineterminator="\n").writerow(columns)
+            table = _Table(name, columns, AppendFile(self.path / TABLES_DIR / f"{name}.csv",
+                                                     buf.getvalue().encode()))
+            self._tables[name] = table
+        return table
+
+    def _meta(self, *, closed: bool) -> dict[str, Any]:
+        return {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "session": session_to_json(dataclasses.replace(self.info, notes=dict(self._notes))),
+            "config": self._config,
+            "calibration": list(self._calibration),
+            "streams": {
+                s.sensor_id: {
+                    "file": s.file_name,
+                    "dtype": dtype_to_json(s.dtype),
+                    "record_bytes": s.dtype.itemsize,
+                    "sampling_rate_hz": self._rate(s.sensor_id),
+                } for s in self._streams.values()},
+            "tables": {t.name: {"file": f"{TABLES_DIR}/{t.name}.csv", "columns": t.columns}
+                       for t in self._tables.values()},
+            "writer": {"flush_interval_s": self.flush_interval_s, "fsync": self.fsync},
+            "closed": closed,
+            "closed_unix_s": time.time() if closed else None,
+            "end_time_s": self._end_time_s if closed and math.isfinite(self._end_time_s) else None,
+            "summary": self._summary() if closed else None,
+        }
+
+    def _rate(self, sensor_id: str) -> float | None:
+        try:
+            return self.info.sensor(sensor_id).sampling_rate_hz
+        except KeyError:
+            return None
+
+    def _summary(self) -> dict[str, int]:
+        return {
+            "samples_written": self._samples_written,
+            "records_written": self._records_written,
+            "write_errors": self._write_errors,
+            "dropped_samples": self._dropped_samples,
+            "dropped_records": self._dropped_records,
+            "dropped_channels": self._dropped_channels,
+            "unsupported_items": self._unsupported,
+        }
+
+    # -- loop side: buffering ---------------------------------------------------------------
+
+    @property
+    def pending_bytes(self) -> int:
+        """Approximate size of what ``write`` buffered since the last ``take``."""
+        return self._pending_bytes
+
+    def write(self, item: object) -> None:
+        """Buffer one bus item. Never raises for bad items: they are counted and skipped."""
+        if self._closed:
+            raise RecordingError(f"{self.path}: write after close")
+        if isinstance(item, SampleBlock):
+            self._write_block(item)
+        else:
+            name = RECORD_NAMES.get(type(item))
+            if name is None or not dataclasses.is_dataclass(item):
+                self._unsupported += 1
+                if self._unsupported == 1:
+                    log.warning("recording %s: skipping unsupported item %s", self.path, type(item).__name__)
+                return
+            self._pending.records.setdefault(name, []).append(item)
+            self._records_received += 1
+            self._pending_bytes += 200
+            if isinstance(item, Calibration):
+                self._calibration.append(_json_safe(to_row(item)))
+                self._meta_dirty = True
+        if self.auto_flush and (time.monotonic() - self._last_flush >= self.flush_interval_s
+                                or self._pending_bytes >= 8 << 20):
+            self.flush()
+
+    def write_many(self, items: Iterable[object]) -> None:
+        for item in items:
+            self.write(item)
+
+    def _write_block(self, block: SampleBlock) -> None:
+        n = len(block)
+        if n == 0:
+            return
+        stream = self._streams.get(block.sensor_id)
+        if stream is None:
+            stream = self._new_stream(block)
+            if stream is None:
+                self._dropped_samples += n
+                return
+        for ch in ("gyr_dps", "mag_ut"):
+            if getattr(block, ch) is not None and ch not in stream.channels:
+                self._dropped_channels += n
+                if self._dropped_channels == n:
+                    log.warning("recording %s: stream %s has no %s columns; that channel is not recorded",
+                                self.path, block.sensor_id, ch)
+        self._pending.blocks.setdefault(block.sensor_id, []).append(block)
+        self._samples_received += n
+        self._pending_bytes += n * stream.dtype.itemsize
+        self._end_time_s = max(self._end_time_s, block.end_s)
+
+    def _new_stream(self, block: SampleBlock) -> _Stream | None:
+        """A sensor missing from SessionInfo still gets recorded, laid out from its first block."""
+        try:
+            with self._io_lock:
+                stream = self._add_stream(block.sensor_id, block.gyr_dps is not None,
+                                          block.mag_ut is not None)
+        except OSError as exc:
+            self._io_failed(exc)
+            return None
+        log.info("recording %s: new stream %s (not in the session's sensor list)", self.path, block.sensor_id)
+        self._meta_dirty = True
+        return stream
+
+    def set_note(self, key: str, value: str) -> None:
+        """Add a free-form note to ``meta.json`` (written with the next flush)."""
+        self._notes[str(key)] = str(value)
+        self._meta_dirty = True
+
+    def take(self) -> Batch:
+        """Swap out everything buffered so far (fast; the loop keeps buffering into a new batch)."""
+        batch, self._pending, self._pending_bytes = self._pending, Batch(), 0
+        if self._meta_dirty:
+            batch.meta, self._meta_dirty = self._meta(closed=False), False
+        return batch
+
+    # -- io side ----------------------------------------------------------------------------
+
+    def write_batch(self, batch: Batch, *, fsync: bool | None = None) -> None:
+        """Pack and append ``batch`` (thread-safe; run it off the event loop).
+
+        Never raises OSError: failures are logged and counted, and the data is kept for the next
+        attempt (up to ``max_buffer_bytes``).
+        """
+        with self._io_lock:
+            self._write_batch(batch, self.fsync if fsync is None else fsync)
+
+    def _write_batch(self, batch: Batch, fsync: bool) -> None:
+        for sid, blocks in batch.blocks.items():
+            stream = self._streams[sid]
+            stream.file.add(pack_blocks(blocks, stream))
+        for name, records in batch.records.items():
+            self._table(name).file.add(pack_rows(records))
+        files = self._files()
+        error: OSError | None = None
+        for f in files:
+            if not f.retained or f.broken:
+                continue
+            try:
+                size0 = f.good_size
+                count = f.write_out()
+                self._bytes_written += f.good_size - size0
+                if f.path.suffix == ".bin":
+                    self._samples_written += count
+                else:
+                    self._records_written += count
+                if fsync:
+                    f.fsync()
+            except OSError as exc:
+                error = exc
+        if batch.meta is not None:
+            try:
+                write_json_atomic(self.path / META_FILE, batch.meta, fsync=fsync)
+            except OSError as exc:
+                error, self._meta_dirty = exc, True  # retry with the next batch
+        self._flushes += 1
+        if error is not None:
+            self._io_failed(error)
+            self._enforce_buffer_limit()
+        elif self._failing_since is not None:
+            log.warning("recording %s: writing again after %.0f s of failures (%d samples and %d records "
+                        "dropped in total)", self.path, time.monotonic() - self._failing_since,
+                        self._dropped_samples, self._dropped_records)
+            self._failing_since = None
+        self._report_broken(files)
+
+    def _io_failed(self, exc: OSError) -> None:
+        self._write_errors += 1
+        self._last_error = f"{type(exc).__name__}: {exc}"
+        now = time.monotonic()
+        if self._failing_since is None:
+            self._failing_since = self._last_report = now
+            log.error("recording %s: cannot write (%s); the session goes on, data is kept in memory "
+                      "(up to %d MB) and written when the disk accepts it again",
+                      self.path, self._last_error, self.max_buffer_bytes >> 20)
+        elif now - self._last_report >= _REPORT_EVERY_S:
+            self._last_report = now
+            log.error("recording %s: still failing (%s): %d write errors, %d bytes waiting, "
+                      "%d samples and %d records dropped", self.path, self._last_error, self._write_errors,
+                      self._retained_bytes(), self._dropped_samples, self._dropped_records)
+
+    def _files(self) -> list[AppendFile]:
+        return [s.file for s in self._streams.values()] + [t.file for t in self._tables.values()]
+
+    def _retained_bytes(self) -> int:
+        return sum(f.retained_bytes for f in self._files())
+
+    def _enforce_buffer_limit(self) -> None:
+        if self._retained_bytes() <= self.max_buffer_bytes:
+            return
+        gaps: list[Gap] = []
+        for s in self._streams.values():
+            for chunk in s.file.drop_retained():
+                self._dropped_samples += chunk.count
+                gaps.append(Gap(s.sensor_id, chunk.first_s, chunk.last_s, WRITE_FAILED_REASON, chunk.count))
+        gaps_table = self._table(RECORD_NAMES[Gap])
+        for t in self._tables.values():
+            if t is not gaps_table:
+                self._dropped_records += sum(c.count for c in t.file.drop_retained())
+        if gaps:
+            gaps_table.file.add(pack_rows(gaps))
+        log.error("recording %s: memory buffer full while the disk fails; gave up %d samples "
+                  "(recorded as gaps) and %d records so far", self.path, self._dropped_samples,
+                  self._dropped_records)
+
+    def _report_broken(self, files: list[AppendFile]) -> None:
+        for f in files:
+            if f.broken and f.retained:
+                n = sum(c.count for c in f.drop_retained())
+                if f.path.suffix == ".bin":
+                    self._dropped_samples += n
+                else:
+                    self._dropped_records += n
+                log.error("recording %s: %s could not be cut back after a failed write; "
+                          "nothing more is appended to it (%d items dropped)", self.path, f.path.name, n)
+
+    # -- both -------------------------------------------------------------------------------
+
+    def flush(self, *, fsync: bool | None = None) -> None:
+        """Hand everything buffered to the OS now (and to the disk if ``fsync``)."""
+        self._last_flush = time.monotonic()
+        self.write_batch(self.take(), fsync=fsync)
+
+    def close(self) -> None:
+        """Flush, mark the recording closed in ``meta.json``, release files. Idempotent."""
+        if self._closed:
+            return
+        batch = self.take()
+        self._closed = True
+        with self._io_lock:
+            self._write_batch(batch, self.fsync)
+            left = self._retained_bytes()
+            if left:
+                log.error("recording %s: closing with %d bytes that could not be written (%s)",
+                          self.path, left, self._last_error)
+                for s in self._streams.values():
+                    self._dropped_samples += sum(c.count for c in s.file.drop_retained())
+                for t in self._tables.values():
+                    self._dropped_records += sum(c.count for c in t.file.drop_retained())
+            try:
+                write_json_atomic(self.path / META_FILE, self._meta(closed=True), fsync=self.fsync)
+            except OSError as exc:
+                self._io_failed(exc)
+            self._close_files()
+
+    def _close_files(self) -> None:
+        for f in self._files():
+            f.close()
+
+    def stats(self) -> RecordingStats:
+        return RecordingStats(
+            path=str(self.path),
+            samples_received=self._samples_received,
+            records_received=self._records_received,
+            samples_written=self._samples_written,
+            records_written=self._records_written,
+            bytes_written=self._bytes_written,
+            flushes=self._flushes,
+            write_errors=self._write_errors,
+            dropped_samples=self._dropped_samples,
+            dropped_records=self._dropped_records,
+            retained_bytes=self._retained_bytes(),
+            unsupported_items=self._unsupported,
+            dropped_channels=self._dropped_channels,
+            failing=self._failing_since is not None,
+            last_error=self._last_error,
+        )
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
