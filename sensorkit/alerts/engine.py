@@ -1,0 +1,199 @@
+"""CueEngine: a pure RecordStage from metrics records to FatigueState and Cue records.
+
+Flow per runner, all on data time so replay at any speed gives identical cues:
+
+1. observations (~1 Hz) from RollingMetrics (or the engine's own step window);
+2. *settle*: the first ``settle_s`` of running are ignored; *warm-up*: the next
+   ``warmup_s`` of running are collected and become the personal baseline;
+3. *tracking*: each metric's drift from its (speed-adjusted) baseline is smoothed with an
+   EWMA; the levels feed the fatigue score (0-100) and the cue rules.
+
+Stops (not moving, slower than ``min_speed_mps`` or no metrics for ``max_gap_s``) pause
+everything; after a stop ``resume_settle_s`` of running is ignored and a fault must be
+active for its full minimum duration again.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from sensorkit.alerts.baseline import MetricBaseline, fit_baseline
+from sensorkit.alerts.drift import Ewma, Hysteresis
+from sensorkit.alerts.observations import Observation, ObservationBuilder
+from sensorkit.alerts.phrases import PhraseBook, load_phrasebook
+from sensorkit.alerts.rules import CueLimiter, RuleState
+from sensorkit.alerts.settings import METRIC_NAMES, SCORE, AlertsSettings
+from sensorkit.model import BusItem, Cue, CueKind, FatigueState, Record
+
+_EPS_S = 1e-6
+
+
+@dataclass(frozen=True, slots=True)
+class Level:
+    """A metric's current smoothed drift against its effective threshold (for views and benches)."""
+
+    level: float
+    value: float | None
+    expected: float | None
+
+
+class CueEngine:
+    """Per-runner cue rules; ``CueEngine(runner, settings).update(item)`` -> new records."""
+
+    def __init__(self, runner: str, settings: AlertsSettings | None = None,
+                 phrasebook: PhraseBook | None = None) -> None:
+        self.runner = runner
+        self.settings = s = settings or AlertsSettings()
+        self.phrasebook = phrasebook or load_phrasebook(s.language, s.phrases)
+        self._builder = ObservationBuilder(s.step_window_s, s.fatigue_interval_s)
+        self._metrics = [m for m in METRIC_NAMES if s.metrics.get(m).enabled]
+        self._all_weight = sum(s.metrics.get(m).weight for m in self._metrics)
+        self._buffer: dict[str, list[tuple[float, float, float]]] = {m: [] for m in self._metrics}
+        self.baselines: dict[str, MetricBaseline] = {}
+        self._ewma = {m: Ewma(s.ewma_tau_s) for m in self._metrics}
+        self._rules = [RuleState(k, s.rules.get(k)) for k in CueKind if s.rules.get(k).enabled]
+        self._limiter = CueLimiter(s.max_cues_per_minute, s.min_gap_s)
+        self.running_s = 0.0
+        self._last_obs_s: float | None = None
+        self._running = False
+        self._hold_until_s = 0.0
+        self._last_fatigue_s = -math.inf
+        self.levels: dict[str, Level] = {}
+        self.score = 0.0
+        self.components: dict[str, float] = {}
+
+    @property
+    def baseline_ready(self) -> bool:
+        return bool(self.baselines)
+
+    def update(self, item: BusItem) -> list[Record]:
+        if getattr(item, "runner", self.runner) != self.runner:
+            return []
+        obs = self._builder.update(item)
+        return [] if obs is None else self._observe(obs)
+
+    def finish(self) -> list[Record]:
+        return []
+
+    # -- per observation -------------------------------------------------------------------
+
+    def _observe(self, obs: Observation) -> list[Record]:
+        s = self.settings
+        t = obs.time_s
+        out: list[Record] = []
+        gap = self._last_obs_s is not None and t - self._last_obs_s > s.max_gap_s
+        running = obs.moving and (obs.speed_mps is None or obs.speed_mps >= s.min_speed_mps)
+        if not running or gap:
+            self._stop()
+        if running:
+            if self._running and self._last_obs_s is not None and not gap:
+                self.running_s += max(t - self._last_obs_s, 0.0)
+            elif self.baseline_ready:
+                self._hold_until_s = self.running_s + s.resume_settle_s
+            self._running = True
+            self._track(obs, out)
+        self._last_obs_s = t
+        if t - self._last_fatigue_s >= s.fatigue_interval_s - _EPS_S:
+            self._last_fatigue_s = t
+            out.insert(0, FatigueState(self.runner, t, round(float(self.score), 2), self.baseline_ready,
+                                       dict(self.components)))
+        return out
+
+    def _stop(self) -> None:
+        self._running = False
+        for rule in self._rules:
+            rule.interrupt()
+
+    def _track(self, obs: Observation, out: list[Record]) -> None:
+        s = self.settings
+        if not self.baseline_ready:
+            if self.running_s >= s.settle_s:
+                self._collect(obs)
+            if self.running_s >= s.settle_s + s.warmup_s:
+                self._fit_baselines()
+            return
+        if self.running_s < self._hold_until_s:
+            return
+        speed = obs.speed_mps if s.speed_aware else None
+        levels: dict[str, float] = {}
+        for name, base in self.baselines.items():
+            value = obs.values.get(name)
+            if value is None:
+                continue
+            smoothed = self._ewma[name].update(obs.time_s, base.drift(value, speed))
+            level = abs(smoothed) if base.settings.worse == "either" else smoothed
+            levels[name] = level
+            self.levels[name] = Level(level, value, base.expected(speed))
+        self._update_score()
+        levels[SCORE] = self.score
+        self._apply_rules(obs, levels, speed, out)
+
+    def _collect(self, obs: Observation) -> None:
+        speed = math.nan if obs.speed_mps is None else obs.speed_mps
+        for name in self._metrics:
+            value = obs.values.get(name)
+            if value is not None:
+                self._buffer[name].append((obs.time_s, value, speed))
+
+    def _fit_baselines(self) -> None:
+        s = self.settings
+        for name, rows in self._buffer.items():
+            if len(rows) < s.min_warmup_samples:
+                continue
+            arr = np.asarray(rows, dtype=float)
+            self.baselines[name] = fit_baseline(
+                name, s.metrics.get(name), arr[:, 0], arr[:, 1], arr[:, 2], speed_aware=s.speed_aware,
+                fit_min_range_mps=s.speed_fit_min_range_mps, max_speed_delta_mps=s.max_speed_delta_mps,
+                ewma_tau_s=s.ewma_tau_s)
+        if not self.baselines:
+            return  # nothing measurable yet: keep collecting
+        self._buffer = {}
+        for rule in self._rules:
+            for metric, threshold in rule.settings.triggers.items():
+                if metric == SCORE:
+                    rule.triggers[metric] = Hysteresis(threshold, s.release_fraction)
+                elif metric in self.baselines:
+                    eff = max(threshold, s.noise_k * self.baselines[metric].noise)
+                    rule.triggers[metric] = Hysteresis(eff, s.release_fraction)
+
+    def _update_score(self) -> None:
+        total_w = 0.0
+        acc = 0.0
+        comps: dict[str, float] = {}
+        for name, lv in self.levels.items():
+            ms = self.settings.metrics.get(name)
+            c = 100.0 * min(max(lv.level / ms.full_scale, 0.0), 1.0)
+            comps[name] = round(float(c), 1)
+            acc += ms.weight * c
+            total_w += ms.weight
+        self.components = comps
+        denom = max(total_w, self.settings.score_min_weight * self._all_weight)
+        self.score = acc / denom if denom > 0 else 0.0
+
+    def _apply_rules(self, obs: Observation, levels: dict[str, float], speed: float | None,
+                     out: list[Record]) -> None:
+        t = obs.time_s
+        due = [r for r in self._rules if r.update(t, levels) and r.triggers and r.due(t)]
+        due.sort(key=lambda r: (-r.settings.priority, r.since_s))
+        for rule in due:
+            if not self._limiter.allows(t):
+                break
+            self._limiter.record(t)
+            rule.last_fired_s = t
+            out.append(self._cue(rule, obs, levels, speed))
+
+    def _cue(self, rule: RuleState, obs: Observation, levels: dict[str, float], speed: float | None) -> Cue:
+        metric = rule.worst_trigger(levels)
+        value: float | None
+        baseline: float | None
+        if metric == SCORE:
+            value, baseline = round(float(self.score), 1), None
+        else:
+            value = obs.values.get(metric)
+            baseline = self.baselines[metric].expected(speed)
+        t = obs.time_s
+        return Cue(self.runner, t, rule.kind, self.phrasebook.text(rule.kind), rule.settings.priority,
+                   t + rule.settings.expiry_s, t, metric, value, baseline, self.phrasebook.language)

@@ -1,0 +1,1 @@
+"""Cue phrase books, one TOML file per language (data, not code)."""

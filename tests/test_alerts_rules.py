@@ -1,0 +1,180 @@
+"""Cue rules on synthetic metric streams with known answers (onset, duration, cooldown, cap)."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from sensorkit.alerts import AlertsSettings, CueEngine
+from sensorkit.alerts.synthetic import Drift, StreamSpec, rolling_stream, step_stream
+from sensorkit.model import Cue, CueKind, FatigueState, RollingMetrics
+
+WARM = 60.0 + 240.0  # default settle + warm-up
+
+
+def run(items, settings: AlertsSettings | None = None, runner: str = "r1"):
+    engine = CueEngine(runner, settings)
+    cues: list[Cue] = []
+    states: list[FatigueState] = []
+    for item in items:
+        for rec in engine.update(item):
+            (cues if isinstance(rec, Cue) else states).append(rec)
+    assert engine.finish() == []
+    return engine, cues, states
+
+
+def quiet(duration_s: float, *drifts: Drift, **kw) -> list[RollingMetrics]:
+    """A noise-free stream: the answers are exact."""
+    return rolling_stream(StreamSpec(duration_s, drifts, noise_scale=0.0, **kw))
+
+
+def settings(**kw) -> AlertsSettings:
+    return AlertsSettings.model_validate(kw)
+
+
+def test_no_baseline_and_no_cue_during_settle_and_warm_up() -> None:
+    # A big lean from minute 2 is part of the warm-up: it becomes the baseline, not a fault.
+    _, cues, states = run(quiet(900, Drift("trunk_lean_deg", 120, 6.0)))
+    assert cues == []
+    ready = [s.time_s for s in states if s.baseline_ready]
+    assert ready and ready[0] == pytest.approx(WARM + 1, abs=1.5)
+    assert all(s.score == 0 for s in states if not s.baseline_ready)
+
+
+@pytest.mark.parametrize(("drift", "kind", "metric"), [
+    (Drift("trunk_lean_deg", 900, 4.0), CueKind.TRUNK_LEAN, "trunk_lean_deg"),
+    (Drift("cadence_spm", 900, -4.0), CueKind.OVERSTRIDE, "cadence_spm"),
+    (Drift("impact_g", 900, 20.0), CueKind.IMPACT, "impact_g"),
+    (Drift("rearfoot_pct", 900, 25.0), CueKind.IMPACT, "rearfoot_pct"),
+    (Drift("balance_left_pct", 900, -6.0), CueKind.ASYMMETRY, "balance_left_pct"),
+])
+def test_each_form_fault_gives_its_cue_soon_after_the_minimum_duration(drift, kind, metric) -> None:
+    s = AlertsSettings()
+    rule = s.rules.get(kind)
+    _, cues, _ = run(quiet(1200, drift), s)
+    assert cues, f"no cue for {drift}"
+    first = cues[0]
+    assert first.kind is kind and first.metric == metric
+    # Active only after the smoothed drift crosses the threshold, then held for min_duration_s.
+    assert drift.onset_s + rule.min_duration_s <= first.time_s <= drift.onset_s + rule.min_duration_s + 30
+    assert first.trigger_time_s == first.time_s
+    assert first.expires_s == pytest.approx(first.time_s + rule.expiry_s)
+    assert first.priority == rule.priority
+    assert first.text == CueEngine("x").phrasebook.text(kind)
+    assert first.baseline is not None and first.value is not None
+
+
+def test_improvements_are_not_faults() -> None:
+    _, cues, _ = run(quiet(1500, Drift("trunk_lean_deg", 900, -4.0), Drift("cadence_spm", 900, 5.0),
+                           Drift("impact_g", 900, -20.0), Drift("contact_time_ms", 900, -8.0)))
+    assert cues == []
+
+
+def test_a_fault_shorter_than_the_minimum_duration_is_not_cued() -> None:
+    s = settings(ewma_tau_s=1.0)
+    short = [Drift("trunk_lean_deg", 900, 5.0), Drift("trunk_lean_deg", 910, -5.0)]
+    _, cues, _ = run(quiet(1200, *short), s)
+    assert cues == []
+    longer = [Drift("trunk_lean_deg", 900, 5.0), Drift("trunk_lean_deg", 930, -5.0)]
+    _, cues, _ = run(quiet(1200, *longer), s)
+    assert [c.kind for c in cues] == [CueKind.TRUNK_LEAN]
+
+
+def test_a_persisting_fault_is_repeated_only_after_its_cooldown() -> None:
+    s = settings(rules={"trunk_lean": {"cooldown_s": 200}})
+    _, cues, _ = run(quiet(1700, Drift("trunk_lean_deg", 900, 4.0)), s)
+    times = [c.time_s for c in cues]
+    assert len(times) == 4
+    assert [b - a for a, b in itertools.pairwise(times)] == [200.0, 200.0, 200.0]
+
+
+def test_hysteresis_keeps_a_fault_active_through_a_dip_above_the_release_level() -> None:
+    # Drift 3.0 deg for 12 s, dips to 2.0 deg (below 2.5 threshold, above 0.6 * 2.5) for 10 s, back up.
+    dip = [Drift("trunk_lean_deg", 900, 3.0), Drift("trunk_lean_deg", 912, -1.0),
+           Drift("trunk_lean_deg", 922, 1.0), Drift("trunk_lean_deg", 935, -3.0)]
+    _, cues, _ = run(quiet(1200, *dip), settings(ewma_tau_s=0.5))
+    assert [c.kind for c in cues] == [CueKind.TRUNK_LEAN]
+    # Without hysteresis the dip resets the duration and no cue is due.
+    _, cues, _ = run(quiet(1200, *dip), settings(ewma_tau_s=0.5, release_fraction=0.99))
+    assert cues == []
+
+
+def test_global_cap_and_priority_when_many_faults_start_together() -> None:
+    # Each drift is twice its threshold, so three rules become due at the same moment.
+    fatigue = [Drift("trunk_lean_deg", 900, 5.0), Drift("cadence_spm", 900, -5.0),
+               Drift("impact_g", 900, 24.0), Drift("balance_left_pct", 900, 8.0)]
+    s = settings(max_cues_per_minute=2, min_gap_s=10.0)
+    _, cues, _ = run(quiet(1300, *fatigue), s)
+    times = [c.time_s for c in cues]
+    assert len(cues) >= 4
+    for t in times:
+        assert sum(1 for u in times if t <= u < t + 60) <= 2
+    assert all(b - a >= 10 for a, b in itertools.pairwise(times))
+    assert cues[0].kind is CueKind.TRUNK_LEAN  # highest priority among those due first
+    assert {c.kind for c in cues} >= {CueKind.TRUNK_LEAN, CueKind.OVERSTRIDE, CueKind.IMPACT,
+                                      CueKind.ASYMMETRY, CueKind.FATIGUE}
+
+
+def test_fatigue_score_rises_with_drift_and_ease_off_follows() -> None:
+    fatigue = [Drift("trunk_lean_deg", 900, 4.0, 300), Drift("cadence_spm", 900, -4.0, 300),
+               Drift("impact_g", 900, 20.0, 300), Drift("contact_time_ms", 900, 8.0, 300)]
+    _, cues, states = run(quiet(1800, *fatigue))
+    before = [s.score for s in states if WARM + 30 < s.time_s < 900]
+    after = [s.score for s in states if s.time_s > 1300]
+    assert max(before) < 5 and min(after) > 50
+    assert all(0 <= s.score <= 100 for s in states)
+    assert set(states[-1].components) == {"trunk_lean_deg", "cadence_spm", "contact_time_ms", "impact_g",
+                                          "balance_left_pct", "rearfoot_pct"}
+    assert states[-1].components["trunk_lean_deg"] == pytest.approx(80.0, abs=2)
+    gaps = [b.time_s - a.time_s for a, b in itertools.pairwise(states)]
+    assert min(gaps) >= 1.0 and max(gaps) <= 1.0
+    assert CueKind.FATIGUE in {c.kind for c in cues}
+
+
+def test_stops_interrupt_a_fault_and_the_pace_settles_before_tracking_resumes() -> None:
+    # Fault from 900 s; the runner stops 905-960 s: no cue until resume_settle_s + min_duration_s after.
+    s = AlertsSettings()
+    _, cues, _ = run(quiet(1300, Drift("trunk_lean_deg", 900, 4.0), stops=[(905, 960)]), s)
+    assert cues and cues[0].time_s >= 960 + s.resume_settle_s + s.rules.trunk_lean.min_duration_s
+
+
+def test_records_of_other_runners_are_ignored() -> None:
+    items = quiet(1200, Drift("trunk_lean_deg", 900, 4.0))
+    _, cues, states = run(items, runner="someone-else")
+    assert cues == [] and states == []
+
+
+def test_step_metrics_alone_drive_the_rules_too() -> None:
+    spec = StreamSpec(1500, [Drift("trunk_lean_deg", 900, 4.0), Drift("impact_g", 900, 25.0)], seed=3)
+    _, cues, states = run(step_stream(spec))
+    kinds = [c.kind for c in cues]
+    assert CueKind.TRUNK_LEAN in kinds and CueKind.IMPACT in kinds
+    assert all(c.time_s > 900 for c in cues)
+    assert states[-1].baseline_ready
+
+
+def test_missing_metrics_are_simply_not_tracked() -> None:
+    items = quiet(1200, Drift("cadence_spm", 900, -4.0), metrics=("cadence_spm",))
+    engine, cues, _ = run(items)
+    assert set(engine.baselines) == {"cadence_spm"}
+    assert {c.kind for c in cues} == {CueKind.OVERSTRIDE}
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_steady_noisy_hour_gives_no_cue(seed: int) -> None:
+    _, cues, states = run(rolling_stream(StreamSpec(3600, seed=seed)))
+    assert cues == []
+    assert max(s.score for s in states) < 30
+
+
+def test_a_noisy_fatigue_run_still_gives_the_right_cues() -> None:
+    fatigue = [Drift("trunk_lean_deg", 1200, 4.0, 300), Drift("cadence_spm", 1200, -4.0, 300),
+               Drift("impact_g", 1200, 20.0, 300), Drift("contact_time_ms", 1200, 8.0, 300)]
+    _, cues, _ = run(rolling_stream(StreamSpec(1920, fatigue, seed=7)))
+    assert all(c.time_s > 1200 for c in cues)
+    first = {}
+    for c in cues:
+        first.setdefault(c.kind, c.time_s)
+    assert set(first) == {CueKind.TRUNK_LEAN, CueKind.OVERSTRIDE, CueKind.IMPACT, CueKind.FATIGUE}
+    assert max(first.values()) < 1200 + 300 + 120
