@@ -1,0 +1,1 @@
+"""Bluetooth LE pods: profiles, links, reconnecting sessions and the BLE source."""
