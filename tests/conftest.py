@@ -48,3 +48,64 @@ def mosquitto(tmp_path_factory: pytest.TempPathFactory):
         yield broker
     finally:
         broker.stop()
+
+
+@pytest.fixture(scope="session")
+def influxd(tmp_path_factory: pytest.TempPathFactory):
+    """A real InfluxDB 1.x (Debian's 1.6.7) on loopback, auth off; tests use their own databases."""
+    from tests.support.servers import start_influxd
+
+    server = start_influxd(tmp_path_factory.mktemp("influxd"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def influxd_auth(tmp_path_factory: pytest.TempPathFactory):
+    """InfluxDB 1.x with authentication on and an ``admin`` user."""
+    from tests.support.servers import start_influxd
+
+    server = start_influxd(tmp_path_factory.mktemp("influxd-auth"), auth=True)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def influxd_private(tmp_path_factory: pytest.TempPathFactory):
+    """An InfluxDB 1.x of this test alone, free to be killed and restarted."""
+    from tests.support.servers import start_influxd
+
+    server = start_influxd(tmp_path_factory.mktemp("influxd-private"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def victoria_metrics(tmp_path_factory: pytest.TempPathFactory):
+    """A real VictoriaMetrics on loopback: accepts influxdb-client's v2 writes."""
+    from tests.support.servers import start_victoria_metrics
+
+    server = start_victoria_metrics(tmp_path_factory.mktemp("victoria-metrics"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def victoria_metrics_auth(tmp_path_factory: pytest.TempPathFactory):
+    """VictoriaMetrics behind HTTP basic auth: any v2 token is refused (401)."""
+    from tests.support.servers import start_victoria_metrics
+
+    server = start_victoria_metrics(tmp_path_factory.mktemp("victoria-metrics-auth"),
+                                    basic_auth=("vmuser", "vm-test-pw"))
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -54,9 +54,13 @@ class Encoded:
 
 
 def start_ns(info: SessionInfo) -> int:
-    """Host-timeline zero in integer nanoseconds since the Unix epoch."""
+    """Host-timeline zero in integer nanoseconds since the Unix epoch, rounded to the microsecond.
+
+    A float near 1.7e9 s resolves only ~0.24 us, so digits below the microsecond are noise;
+    rounding them away makes the same session give the same timestamps everywhere.
+    """
     whole = math.floor(info.start_unix_s)
-    return int(whole) * 1_000_000_000 + round((info.start_unix_s - whole) * 1e9)
+    return int(whole) * 1_000_000_000 + round((info.start_unix_s - whole) * 1e6) * 1000
 
 
 def _caster(annotation: object) -> Callable[[Any], FieldValue]:

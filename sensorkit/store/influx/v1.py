@@ -6,6 +6,7 @@ on; 1.x before that (the Debian 1.6 package, many Raspberry Pi installs) needs `
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from types import TracebackType
@@ -38,10 +39,14 @@ class V1Writer:
             raise RuntimeError("V1Writer is already open")
         s = self.settings
         password, token = s.password(), s.token()
-        auth = aiohttp.BasicAuth(s.username, password or "") if s.username else None
-        headers = {"Authorization": f"Token {token}"} if token and not s.username else {}
+        headers = {}
+        if s.username:
+            basic = base64.b64encode(f"{s.username}:{password or ''}".encode()).decode()
+            headers["Authorization"] = f"Basic {basic}"
+        elif token:  # InfluxDB 2/3's v1-compatible endpoints take a token instead
+            headers["Authorization"] = f"Token {token}"
         self._session = aiohttp.ClientSession(
-            base_url=s.url + "/", auth=auth, headers=headers,
+            base_url=s.url + "/", headers=headers,
             timeout=aiohttp.ClientTimeout(total=s.timeout_s),
             connector=aiohttp.TCPConnector(ssl=bool(s.verify_tls)))
         return self
