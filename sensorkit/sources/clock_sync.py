@@ -52,14 +52,17 @@ class ClockSyncSettings:
     """Device-time span of the fit window: long enough to see drift, short enough to track it."""
     bucket_s: float = 0.5
     """One lower-envelope point per bucket of device time (bounds the fit cost)."""
-    min_drift_span_s: float = 5.0
+    min_drift_span_s: float = 20.0
     """Below this device-time span only the offset is fitted (drift kept at its last value)."""
     max_drift_ppm: float = 1000.0
     """Physically plausible |drift|; a steeper hull edge is clamped to this."""
     late_threshold_s: float = 0.25
     """Offset this far above the line marks a packet late: kept out of the fit."""
     early_threshold_s: float = 0.05
-    """Offset this far below the line (once drift is known) cannot be latency: a jump candidate."""
+    """Offset this far below the line (after warm-up) cannot be latency: a jump candidate."""
+    warmup_s: float = 2.0
+    """Device-time span before points below the line count as EARLY: until then they are the
+    envelope being found (the first packets may all have been late)."""
     jump_confirm_packets: int = 3
     """Consecutive out-of-line packets that must agree on a new offset to declare a jump."""
     jump_confirm_s: float = 2.0
@@ -161,11 +164,21 @@ class ClockSync:
                           self._b * 1e6, res, self._late, self._early, self._jumps, self._drift_known)
 
     @property
+    def last_jump_s(self) -> float:
+        """Offset step of the most recent JUMP (positive: the device clock went backwards)."""
+        return self._last_jump_s
+
+    @property
     def ready(self) -> bool:
         """True once at least one packet was observed."""
         return self._x0 is not None
 
     # -- fitting --------------------------------------------------------------------------
+
+    def _span_s(self) -> float:
+        if not self._buckets:
+            return 0.0
+        return self._buckets[self._max_bucket][0] - min(p[0] for p in self._buckets.values())
 
     def _x_last(self) -> float:
         if not self._buckets:
@@ -189,7 +202,7 @@ class ClockSync:
         dev = y - float(self._fit(x))
         if dev > s.late_threshold_s:
             return self._out_of_line(+1, x, y, arrival_s)
-        if dev < -s.early_threshold_s and self._drift_known:
+        if dev < -s.early_threshold_s and self._span_s() >= s.warmup_s:
             return self._out_of_line(-1, x, y, arrival_s)
         self._pending.clear()
         self._add(x, y)
@@ -233,9 +246,9 @@ class ClockSync:
         xs = np.array([q[0] for q in p])
         ys = np.array([q[1] for q in p])
         ts = np.array([q[2] for q in p])
-        tol = s.late_threshold_s if sign > 0 else max(s.early_threshold_s, 0.02)
-        # They must agree on one new offset (a late burst's offsets fall as it drains) ...
-        if float(ys.max() - ys.min()) > tol:
+        # Late packets must agree on one new offset (a late burst's offsets fall as it drains);
+        # early ones cannot be latency at all, so being early together is enough.
+        if sign > 0 and float(ys.max() - ys.min()) > s.late_threshold_s:
             return False
         span_dev = float(xs.max() - xs.min())
         span_arr = float(ts.max() - ts.min())
@@ -334,6 +347,16 @@ class ClockSync:
             if self._anchor is None or x[i] >= self._anchor[0]:
                 self._anchor = (float(x[i]), float(applied.flat[i]))
         return np.asarray(x + applied, dtype=np.float64)
+
+    def line_host(self, device_s: ArrayLike) -> F64:
+        """Host times on the fitted line itself, stateless (no slew).
+
+        For one-off lookups such as a GPS fix, or samples of the clock epoch before a jump.
+        """
+        if self._x0 is None:
+            raise RuntimeError(f"{self.name}: line_host before any packet was observed")
+        x = np.asarray(device_s, dtype=np.float64) - self._x0
+        return np.asarray(x + self._fit(x) - self.settings.min_latency_s, dtype=np.float64)
 
     def align(self, device_s: ArrayLike, arrival_s: float) -> Alignment:
         """Observe one packet (its latest device time) and map all its samples.
