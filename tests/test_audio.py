@@ -76,9 +76,9 @@ async def test_espeak_renders_every_phrase_once_into_a_cached_clip(tmp_path: Pat
         pcm, _ = read_wav(path)
         speech = pcm[earcon(kind).size:].astype(float) / 32768
         assert np.sqrt(np.mean(speech**2)) > 0.02  # not silence
-    mtimes = {p: p.stat().st_mtime_ns for p in tmp_path.glob("*.wav")}
+    before = {p.name: p.stat().st_mtime_ns for p in sorted(tmp_path.glob("*.wav"))}  # noqa: ASYNC240
     again = await cache.get(CueKind.IMPACT, book.text(CueKind.IMPACT))
-    assert again in mtimes and again.stat().st_mtime_ns == mtimes[again]
+    assert again is not None and before[again.name] == again.stat().st_mtime_ns
     assert cache.render_errors == 0
 
 
@@ -120,7 +120,8 @@ async def test_german_cues_sound_different_from_english_ones(tmp_path: Path) -> 
 async def test_a_cue_past_its_expiry_is_dropped_not_spoken_late(tmp_path: Path) -> None:
     sink = AudioSink(wav_settings(tmp_path), load_phrasebook("en"))
     # The data clock has moved to 200 s when a cue that expired at 115 s arrives.
-    items = [FatigueState("ann", 200.0, 10.0, True), cue(CueKind.TRUNK_LEAN, 100.0), cue(CueKind.IMPACT, 195.0)]
+    items = [FatigueState("ann", 200.0, 10.0, True), cue(CueKind.TRUNK_LEAN, 100.0),
+             cue(CueKind.IMPACT, 195.0)]
     await run_sink(sink, items)
     assert [d.cue.kind for d in sink.deliveries] == [CueKind.IMPACT]
     assert sink.stats().dropped_stale == 1
