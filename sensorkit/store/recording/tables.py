@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sensorkit.store.recording.cells import field_parsers, parse_cell, required_fields
+from sensorkit.store.recording.cells import Parser, field_parsers, parse_cell, required_fields
 from sensorkit.store.recording.errors import CorruptRecordingError
 
 
@@ -62,28 +62,55 @@ def read_table_text(path: Path) -> TableText:
     return TableText(path, header, rows, first_line, torn)
 
 
-def decode_records(table: TableText, cls: type) -> list[Any]:
-    """Rows as ``cls`` instances. Unknown columns (a newer writer) are ignored."""
-    parsers = field_parsers(cls)
-    missing = required_fields(cls) - set(table.columns)
-    if missing:
-        raise CorruptRecordingError(str(table.path), f"missing columns {sorted(missing)}", line=1)
-    known = [(i, name, *parsers[name]) for i, name in enumerate(table.columns) if name in parsers]
+def _parse_column(table: TableText, i: int, name: str, parser: Parser, optional: bool) -> list[Any]:
+    cells = [row[i] for row in table.rows]
+    try:
+        if parser is str:
+            return [None if optional and c == "" else c for c in cells]
+        if optional:
+            return [None if c == "" else parser(c) for c in cells]
+        return list(map(parser, cells))
+    except ValueError:
+        pass
+    for cell, line in zip(cells, table.first_line, strict=True):  # slow path: find the culprit
+        try:
+            parse_cell(cell, parser, optional)
+        except ValueError as exc:
+            raise CorruptRecordingError(str(table.path), f"bad value {cell!r}: {exc}",
+                                        line=line, column=name) from exc
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def check_widths(table: TableText) -> None:
     width = len(table.columns)
-    out = []
     for row, line in zip(table.rows, table.first_line, strict=True):
         if len(row) != width:
             raise CorruptRecordingError(str(table.path), f"expected {width} cells, found {len(row)}",
                                         line=line)
-        kw = {}
-        for i, name, parser, optional in known:
-            try:
-                kw[name] = parse_cell(row[i], parser, optional)
-            except ValueError as exc:
-                raise CorruptRecordingError(str(table.path), f"bad value {row[i]!r}: {exc}",
-                                            line=line, column=name) from exc
+
+
+def decode_records(table: TableText, cls: type) -> list[Any]:
+    """Rows as ``cls`` instances, parsed column by column. Unknown columns (a newer writer) are ignored."""
+    parsers = field_parsers(cls)
+    missing = required_fields(cls) - set(table.columns)
+    if missing:
+        raise CorruptRecordingError(str(table.path), f"missing columns {sorted(missing)}", line=1)
+    check_widths(table)
+    names, columns = [], []
+    for i, name in enumerate(table.columns):
+        if name in parsers:
+            names.append(name)
+            columns.append(_parse_column(table, i, name, *parsers[name]))
+    rows = zip(*columns, strict=True)
+    try:
+        if names == list(parsers):  # the usual case: positional construction is cheapest
+            return [cls(*values) for values in rows]
+        return [cls(**dict(zip(names, values, strict=True))) for values in rows]
+    except (TypeError, ValueError):
+        pass
+    for values, line in zip(zip(*columns, strict=True), table.first_line, strict=True):  # find the row
         try:
-            out.append(cls(**kw))
+            cls(**dict(zip(names, values, strict=True)))
         except (TypeError, ValueError) as exc:
             raise CorruptRecordingError(str(table.path), str(exc), line=line) from exc
-    return out
+    raise AssertionError("unreachable")  # pragma: no cover

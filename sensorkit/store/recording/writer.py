@@ -12,6 +12,7 @@ additionally survives power loss, at the cost of disk latency.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import io
@@ -404,6 +405,13 @@ class RecordingWriter:
     def _enforce_buffer_limit(self) -> None:
         if self._retained_bytes() <= self.max_buffer_bytes:
             return
+        self._give_up()
+        log.error("recording %s: memory buffer full while the disk fails; gave up %d samples "
+                  "(recorded as gaps) and %d records so far", self.path, self._dropped_samples,
+                  self._dropped_records)
+
+    def _give_up(self) -> None:
+        """Drop what waits for the disk; lost samples become gaps (small, so they fit sooner)."""
         gaps: list[Gap] = []
         for s in self._streams.values():
             for chunk in s.file.drop_retained():
@@ -415,9 +423,6 @@ class RecordingWriter:
                 self._dropped_records += sum(c.count for c in t.file.drop_retained())
         if gaps:
             gaps_table.file.add(pack_rows(gaps))
-        log.error("recording %s: memory buffer full while the disk fails; gave up %d samples "
-                  "(recorded as gaps) and %d records so far", self.path, self._dropped_samples,
-                  self._dropped_records)
 
     def _report_broken(self, files: list[AppendFile]) -> None:
         for f in files:
@@ -449,10 +454,11 @@ class RecordingWriter:
             if left:
                 log.error("recording %s: closing with %d bytes that could not be written (%s)",
                           self.path, left, self._last_error)
-                for s in self._streams.values():
-                    self._dropped_samples += sum(c.count for c in s.file.drop_retained())
-                for t in self._tables.values():
-                    self._dropped_records += sum(c.count for c in t.file.drop_retained())
+                self._give_up()
+                gaps = self._table(RECORD_NAMES[Gap]).file
+                with contextlib.suppress(OSError):
+                    gaps.write_out()
+                self._dropped_records += sum(c.count for c in gaps.drop_retained())
             try:
                 write_json_atomic(self.path / META_FILE, self._meta(closed=True), fsync=self.fsync)
             except OSError as exc:
