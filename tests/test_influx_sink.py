@@ -1,4 +1,4 @@
-"""InfluxSink behaviour around a real influxd: down at start, refused batches, full spool, inside a Session."""
+"""InfluxSink around a real influxd: down at start, refused batches, full spool, inside a Session."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any, Self
 import numpy as np
 import pytest
 
-from sensorkit.model import BusItem, Placement, Record, RollingMetrics, SampleBlock, SessionInfo
+from sensorkit.model import BusItem, Placement, Record, RollingMetrics, RunnerInfo, SampleBlock, SessionInfo
 from sensorkit.pipeline.session import Session
 from sensorkit.store.influx import InfluxSettings, InfluxSink
 from sensorkit.store.influx.v1 import V1Writer
@@ -79,7 +79,7 @@ async def test_a_server_down_at_start_is_spooled_for_and_drained_in_order_when_i
     caplog.set_level(logging.WARNING)
 
     async def bring_back_later() -> None:
-        while sink.stats().spool_batches < 3:
+        while sink.stats().spool_batches < 3:  # noqa: ASYNC110 - polling the sink's counters
             await asyncio.sleep(0.05)
         await asyncio.to_thread(influxd_private.start)
 
@@ -96,13 +96,14 @@ async def test_a_server_down_at_start_is_spooled_for_and_drained_in_order_when_i
         assert stamps == sorted(stamps)  # every series reached the server in time order
 
 
-async def test_a_batch_the_server_refuses_is_kept_aside_and_the_rest_goes_on(influxd, tmp_path, caplog) -> None:
+async def test_a_batch_the_server_refuses_is_kept_aside_and_the_rest_goes_on(
+        influxd, tmp_path, caplog) -> None:
     db = next(_db)
     influxd.query(f'CREATE DATABASE "{db}"')
     info = make_info()
     # A field of another type already in the shard: InfluxDB refuses the conflicting points (HTTP 400).
     conflict = f'rolling,runner=x cadence_spm="text" {int(info.start_unix_s) * 10**9}\n'.encode()
-    urllib.request.urlopen(f"{influxd.url}/write?db={db}", data=conflict).close()
+    urllib.request.urlopen(f"{influxd.url}/write?db={db}", data=conflict).close()  # noqa: ASYNC210
     items = make_items(info, duration_s=2.0)
     rolling = [x for x in items if isinstance(x, RollingMetrics)]
     others = [x for x in items if not isinstance(x, RollingMetrics | SampleBlock)]
@@ -150,7 +151,8 @@ class EveryBlockMakesRolling:
 
     def update(self, item: BusItem) -> list[Record]:
         if isinstance(item, SampleBlock):
-            return [RollingMetrics(self.runner, item.end_s, 10.0, len(item), cadence_spm=float(item.acc_g[-1, 0]))]
+            last = float(item.acc_g[-1, 0])
+            return [RollingMetrics(self.runner, item.end_s, 10.0, len(item), cadence_spm=last)]
         return []
 
     def finish(self) -> list[Record]:
@@ -163,7 +165,7 @@ async def test_inside_a_session_every_sample_and_record_arrives(influxd, tmp_pat
     runners = ["r1", "r2", "r3"]
     infos = [sensor(r, Placement.LOWER_BACK, 100.0) for r in runners]
     info = SessionInfo("sess-pipeline", make_info().start_unix_s,
-                       tuple(__import__("sensorkit.model", fromlist=["RunnerInfo"]).RunnerInfo(r) for r in runners),
+                       tuple(RunnerInfo(r) for r in runners),
                        tuple(infos), "test")
     sources = [ListSource([s], ramp_blocks(s, 40, 10)) for s in infos]
     sink = InfluxSink(settings_for(influxd, tmp_path, db, raw_imu="full"), info)
@@ -171,7 +173,8 @@ async def test_inside_a_session_every_sample_and_record_arrives(influxd, tmp_pat
     await session.run()
     got = influx_points(influxd, db)
     for s in infos:
-        imu = sorted((ts, f["ax"]) for (m, tags, ts), f in got.items() if m == "imu" and ("sensor", s.sensor_id) in tags)
+        imu = sorted((ts, f["ax"]) for (m, tags, ts), f in got.items()
+                     if m == "imu" and ("sensor", s.sensor_id) in tags)
         assert [ax for _, ax in imu] == list(np.arange(400.0))  # the ramp, complete and in time order
     assert sum(1 for k in got if k[0] == "rolling") == 3 * 40
     assert sum(1 for k in got if k[0] == "markers") == 3 * 2  # start and stop per runner

@@ -9,7 +9,12 @@ import pytest
 
 from sensorkit.errors import StoreError
 from sensorkit.store.influx import InfluxSettings, InfluxSink
-from sensorkit.store.influx.errors import InfluxAuthError, InfluxNotFound, InfluxUnavailable, InfluxUnreachable
+from sensorkit.store.influx.errors import (
+    InfluxAuthError,
+    InfluxNotFound,
+    InfluxUnavailable,
+    InfluxUnreachable,
+)
 from sensorkit.store.influx.v1 import V1Writer
 from tests.support.influx_data import expected_points, make_info, make_items
 from tests.support.influx_readback import influx_points, write_items
@@ -32,7 +37,8 @@ def db(influxd) -> str:
 
 
 @pytest.mark.parametrize("batch_points", [5000, 97])
-async def test_a_session_reads_back_point_for_point_with_influxql(influxd, db, tmp_path, batch_points) -> None:
+async def test_a_session_reads_back_point_for_point_with_influxql(
+        influxd, db, tmp_path, batch_points) -> None:
     info = make_info()
     items = make_items(info)
     settings = v1(influxd, tmp_path, database=db, raw_imu="full", batch_points=batch_points)

@@ -1,8 +1,8 @@
-"""The v2 write API (influxdb-client, asyncio) against a real VictoriaMetrics, read back with its export API.
+"""The v2 write API (influxdb-client, asyncio) against a real VictoriaMetrics, read back via export.
 
-VictoriaMetrics keeps milliseconds and 12 significant digits of numbers: field ``f`` of measurement ``m`` becomes the
-metric ``m_f``, tags become labels, booleans become 1/0; string fields are left out by
-``numeric_fields_only``.
+VictoriaMetrics keeps milliseconds and 12 significant digits of numbers: field ``f`` of
+measurement ``m`` becomes the metric ``m_f``, tags become labels, booleans become 1/0; string
+fields are left out by ``numeric_fields_only``.
 """
 
 from __future__ import annotations
@@ -47,11 +47,13 @@ async def test_a_session_reads_back_sample_for_sample_via_export(victoria_metric
     got = {(m, tuple(t for t in tags if t[0] != "db"), ts): v for (m, tags, ts), v in got.items()}
     assert set(got) == set(want)
     assert all(got[k] == pytest.approx(want[k], rel=1e-11, abs=0) for k in want)
-    numeric = [f for f in expected_points(info, items).values() if any(not isinstance(v, str) for v in f.values())]
+    numeric = [f for f in expected_points(info, items).values()
+               if any(not isinstance(v, str) for v in f.values())]
     assert sink.stats().points_written == len(numeric)  # events and markers have text fields only
 
 
-async def test_a_refused_token_is_a_clear_start_up_error(victoria_metrics_auth, tmp_path, monkeypatch) -> None:
+async def test_a_refused_token_is_a_clear_start_up_error(
+        victoria_metrics_auth, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("SK_TEST_TOKEN", "wrong-token")
     settings = v2(victoria_metrics_auth, tmp_path, token_env="SK_TEST_TOKEN")
     with pytest.raises(InfluxAuthError, match="refused our credentials"):

@@ -50,8 +50,8 @@ def make_info(session_id: str = "s-test", runners: Sequence[str] = ("alice", "bo
     sensors = []
     for r in runners:
         sensors.append(SensorInfo(f"{r}/lower_back", r, Placement.LOWER_BACK, rate_hz, device="polar_verity"))
-        sensors.append(SensorInfo(f"{r}/left_foot", r, Placement.LEFT_FOOT, rate_hz, device="sensorkit pod, v2",
-                                  has_mag=True))
+        sensors.append(SensorInfo(f"{r}/left_foot", r, Placement.LEFT_FOOT, rate_hz,
+                                  device="sensorkit pod, v2", has_mag=True))
     start = time.time() - 3600 if start_unix_s is None else start_unix_s
     return SessionInfo(session_id, start, tuple(RunnerInfo(r) for r in runners), tuple(sensors), "test")
 
@@ -91,7 +91,8 @@ def make_items(info: SessionInfo, duration_s: float = 6.0, block_len: int = 25,
                                         6.0, -1.5, 49.5, 80.0, 15.0, 5.0, 3.3, 3.3 * sec, True))
             items.append(FatigueState(name, float(sec), 12.5 * sec, sec > 2,
                                       {"cadence": 10.0, "contact time": 2.5 * sec}))
-            items.append(SpeedSample(f"{name}/lower_back", float(sec) + 0.5, 3.3, 170.0, 1.16, 3.3 * sec, "gps"))
+            items.append(SpeedSample(f"{name}/lower_back", float(sec) + 0.5, 3.3, 170.0, 1.16, 3.3 * sec,
+                                     "gps"))
         for k in range(int(duration_s * 10)):
             items.append(PostureSample(name, k / 10 + 0.05, 5.0 + k / 100, None if k % 7 == 0 else -1.25))
         items.append(Cue(name, 4.0, CueKind.TRUNK_LEAN, 'Stand "tall", relax shoulders\\ now', 2, 9.0, 3.9,
@@ -108,7 +109,8 @@ def _ts(info: SessionInfo, time_s: float) -> int:
     return whole * 1_000_000_000 + round((info.start_unix_s - whole) * 1e6) * 1000 + round(time_s * 1e9)
 
 
-def expected_points(info: SessionInfo, items: Sequence[BusItem], raw_imu: str = "full") -> dict[Key, dict[str, Any]]:
+def expected_points(info: SessionInfo, items: Sequence[BusItem],
+                    raw_imu: str = "full") -> dict[Key, dict[str, Any]]:
     """The documented schema applied by hand: (measurement, tags, ts) -> fields."""
     names = {StepEvent: "events", StepMetrics: "steps", RollingMetrics: "rolling", PostureSample: "posture",
              FatigueState: "fatigue", Cue: "cues", SensorHealth: "health", SessionMarker: "markers",

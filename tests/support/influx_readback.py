@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sensorkit.model import BusItem
-from sensorkit.pipeline.channel import Channel, OverflowPolicy
+from sensorkit.pipeline.channel import Channel
 from sensorkit.store.influx.sink import InfluxSink
 from tests.support.influx_data import Key
 from tests.support.servers import InfluxD, VictoriaMetrics
@@ -28,11 +28,11 @@ def influx_points(server: InfluxD, db: str, where: str = "") -> dict[Key, dict[s
     return out
 
 
-def vm_points(vm: VictoriaMetrics, match: str, expect: int, timeout_s: float = 20.0) -> dict[tuple[str, tuple[tuple[str, str], ...], int], float]:
+def vm_points(vm: VictoriaMetrics, match: str, expect: int, timeout_s: float = 20.0) -> dict[Key, float]:
     """Every sample matching ``match`` via /api/v1/export once ``expect`` samples are visible."""
     deadline = time.monotonic() + timeout_s
     while True:
-        out: dict[tuple[str, tuple[tuple[str, str], ...], int], float] = {}
+        out: dict[Key, float] = {}
         for line in vm.export(match):
             metric = dict(line["metric"])
             name = metric.pop("__name__")
