@@ -213,7 +213,7 @@ def load_session(trial: RbdsTrial, settings: FukuchiSettings | None = None) -> F
     posture = None if back is None else _posture(back, rate, offset_s)
     labels = {side: (subject.strike_label(side, trial.speed_mps) if subject else None)
               for side in (Side.LEFT, Side.RIGHT)}
-    truth = TrialTruth(steps, m_steps, labels, (offset_s, offset_s + len(run) / rate),
+    truth = TrialTruth(steps, m_steps, labels, (offset_s, offset_s + (len(run) - 1) / rate),
                        (0.0, round(s.standing_s * rate) / rate), posture, mounts, lag,
                        {"stride_s": f"{stride / rate:.3f}", "repairs": "; ".join(static_notes + run_notes)})
     info = SessionInfo(
