@@ -19,15 +19,28 @@ from sensorkit.ble.profiles.rsc import RscDriver
 from sensorkit.ble.profiles.thingy52 import Thingy52Driver
 
 _DRIVERS: tuple[type[PodDriver], ...] = (
-    PolarPmdDriver, PolarVerityDriver, MovesenseDriver, MovesenseAccDriver, MetaMotionDriver,
-    Thingy52Driver, RscDriver, DiyPodDriver)
+    PolarPmdDriver,
+    PolarVerityDriver,
+    MovesenseDriver,
+    MovesenseAccDriver,
+    MetaMotionDriver,
+    Thingy52Driver,
+    RscDriver,
+    DiyPodDriver,
+)
 PROFILES: dict[str, type[PodDriver]] = {d.info.name: d for d in _DRIVERS}
 """Profile name -> driver class."""
 
 # Order matters: name prefixes are more specific than shared services (H10 vs Verity).
 _BY_NAME = [d for d in PROFILES.values() if d.info.name_prefixes]
 _BY_SERVICE: list[type[PodDriver]] = [
-    PolarPmdDriver, MovesenseDriver, MetaMotionDriver, Thingy52Driver, DiyPodDriver, RscDriver]
+    PolarPmdDriver,
+    MovesenseDriver,
+    MetaMotionDriver,
+    Thingy52Driver,
+    DiyPodDriver,
+    RscDriver,
+]
 
 
 def profile_info(name: str) -> ProfileInfo:
@@ -60,5 +73,11 @@ def detect_from_services(local_name: str | None, service_uuids: Iterable[str]) -
     return None
 
 
-__all__ = ["PROFILES", "PodDriver", "ProfileInfo", "detect_from_advertisement", "detect_from_services",
-           "profile_info"]
+__all__ = [
+    "PROFILES",
+    "PodDriver",
+    "ProfileInfo",
+    "detect_from_advertisement",
+    "detect_from_services",
+    "profile_info",
+]

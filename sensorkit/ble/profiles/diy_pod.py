@@ -106,16 +106,30 @@ def decode_packet(data: bytes, acc_range_g: float, gyr_range_dps: float) -> ImuP
         raise DecodeError(f"DIY pod packet: {body} data bytes is not whole samples")
     seq, t_us = HEADER.unpack_from(data, 0)
     raw = np.frombuffer(data, "<i2", body // 2, HEADER.size).astype(np.float64).reshape(-1, 6)
-    return ImuPacket("imu", acc_g=raw[:, 0:3] * (acc_range_g / 32768.0),
-                     gyr_dps=raw[:, 3:6] * (gyr_range_dps / 32768.0),
-                     device_time_s=t_us / 1e6, ref_index=0, sequence=seq)
+    return ImuPacket(
+        "imu",
+        acc_g=raw[:, 0:3] * (acc_range_g / 32768.0),
+        gyr_dps=raw[:, 3:6] * (gyr_range_dps / 32768.0),
+        device_time_s=t_us / 1e6,
+        ref_index=0,
+        sequence=seq,
+    )
 
 
 class DiyPodDriver(PodDriver):
     info: ClassVar[ProfileInfo] = ProfileInfo(
-        "diy", "sensorkit DIY pod", uuids.DIY_SERVICE, ("SK Pod",), service_advertised=True, has_gyro=True,
-        default_rate_hz=208, rates_hz=RATES_HZ, acc_ranges_g=ACC_RANGES_G, gyr_ranges_dps=GYR_RANGES_DPS,
-        data_uuids=(uuids.DIY_DATA,))
+        "diy",
+        "sensorkit DIY pod",
+        uuids.DIY_SERVICE,
+        ("SK Pod",),
+        service_advertised=True,
+        has_gyro=True,
+        default_rate_hz=208,
+        rates_hz=RATES_HZ,
+        acc_ranges_g=ACC_RANGES_G,
+        gyr_ranges_dps=GYR_RANGES_DPS,
+        data_uuids=(uuids.DIY_DATA,),
+    )
 
     def __init__(self, request: StreamRequest) -> None:
         super().__init__(request)
@@ -123,23 +137,31 @@ class DiyPodDriver(PodDriver):
 
     async def start(self, port: GattPort) -> StreamFormat:
         req = self.request
-        wanted = DiyConfig(int(nearest(RATES_HZ, req.rate_hz, 208)),
-                           int(at_least(ACC_RANGES_G, req.acc_range_g, 16)),
-                           int(at_least(GYR_RANGES_DPS, req.gyr_range_dps, 2000)))
+        wanted = DiyConfig(
+            int(nearest(RATES_HZ, req.rate_hz, 208)),
+            int(at_least(ACC_RANGES_G, req.acc_range_g, 16)),
+            int(at_least(GYR_RANGES_DPS, req.gyr_range_dps, 2000)),
+        )
         await port.subscribe(uuids.DIY_CONTROL)  # indications on before the first write
         await port.subscribe(uuids.DIY_DATA)
         await port.write(uuids.DIY_CONTROL, start_command(wanted), response=True)
-        raw = await port.expect(uuids.DIY_CONTROL,
-                                lambda b: len(b) >= 3 and b[0] == RESPONSE and b[1] == OP_START,
-                                RESPONSE_TIMEOUT_S)
+        raw = await port.expect(
+            uuids.DIY_CONTROL,
+            lambda b: len(b) >= 3 and b[0] == RESPONSE and b[1] == OP_START,
+            RESPONSE_TIMEOUT_S,
+        )
         status, cfg = parse_start_response(raw)
         if cfg is None:
             reason = STATUS_NAMES.get(status, f"status {status}")
             raise ProtocolError(f"DIY pod refused to start: {reason} (link MTU {port.mtu})")
         self.config = cfg
         spec = StreamSpec(float(cfg.rate_hz), Timing.SEQUENCE, clock_wrap_s=CLOCK_WRAP_S, sequence_wrap=65536)
-        return StreamFormat({"imu": spec}, acc_range_g=float(cfg.acc_range_g),
-                            gyr_range_dps=float(cfg.gyr_range_dps), has_gyro=True)
+        return StreamFormat(
+            {"imu": spec},
+            acc_range_g=float(cfg.acc_range_g),
+            gyr_range_dps=float(cfg.gyr_range_dps),
+            has_gyro=True,
+        )
 
     async def stop(self, port: GattPort) -> None:
         await port.write(uuids.DIY_CONTROL, bytes([OP_STOP]), response=True)

@@ -71,10 +71,18 @@ class MetaMotionDriver(PodDriver):
     """Configures, subscribes (packed) and powers accelerometer then gyroscope."""
 
     info: ClassVar[ProfileInfo] = ProfileInfo(
-        "metamotion", "MbientLab MetaMotion", uuids.METAWEAR_SERVICE,
-        ("MetaWear", "MetaMotion", "MMS", "MMR", "MMC"), service_advertised=True, has_gyro=True,
-        default_rate_hz=100, rates_hz=(25, 50, 100, 200, 400, 800), acc_ranges_g=(2, 4, 8, 16),
-        gyr_ranges_dps=(125, 250, 500, 1000, 2000), data_uuids=(uuids.METAWEAR_NOTIFY,))
+        "metamotion",
+        "MbientLab MetaMotion",
+        uuids.METAWEAR_SERVICE,
+        ("MetaWear", "MetaMotion", "MMS", "MMR", "MMC"),
+        service_advertised=True,
+        has_gyro=True,
+        default_rate_hz=100,
+        rates_hz=(25, 50, 100, 200, 400, 800),
+        acc_ranges_g=(2, 4, 8, 16),
+        gyr_ranges_dps=(125, 250, 500, 1000, 2000),
+        data_uuids=(uuids.METAWEAR_NOTIFY,),
+    )
 
     def __init__(self, request: StreamRequest) -> None:
         super().__init__(request)
@@ -96,20 +104,31 @@ class MetaMotionDriver(PodDriver):
             port,
             bytes([ACC_MODULE, CONFIG, odr, ACC_RANGE_CODES[int(self.acc_range_g)]]),
             bytes([GYRO_MODULE, CONFIG, odr, GYRO_RANGE_CODES[int(self.gyr_range_dps)]]),
-            bytes([ACC_MODULE, ACC_PACKED, 1]), bytes([GYRO_MODULE, GYRO_PACKED, 1]),
-            bytes([ACC_MODULE, DATA_ENABLE, 1, 0]), bytes([GYRO_MODULE, DATA_ENABLE, 1, 0]),
-            bytes([ACC_MODULE, POWER, 1]), bytes([GYRO_MODULE, POWER, 1]),
+            bytes([ACC_MODULE, ACC_PACKED, 1]),
+            bytes([GYRO_MODULE, GYRO_PACKED, 1]),
+            bytes([ACC_MODULE, DATA_ENABLE, 1, 0]),
+            bytes([GYRO_MODULE, DATA_ENABLE, 1, 0]),
+            bytes([ACC_MODULE, POWER, 1]),
+            bytes([GYRO_MODULE, POWER, 1]),
         )
         spec = StreamSpec(float(rate), Timing.ARRIVAL)
-        return StreamFormat({"acc": spec, "gyr": spec}, acc_range_g=self.acc_range_g,
-                            gyr_range_dps=self.gyr_range_dps, has_gyro=True, primary="acc")
+        return StreamFormat(
+            {"acc": spec, "gyr": spec},
+            acc_range_g=self.acc_range_g,
+            gyr_range_dps=self.gyr_range_dps,
+            has_gyro=True,
+            primary="acc",
+        )
 
     async def stop(self, port: GattPort) -> None:
         await self._send(
             port,
-            bytes([ACC_MODULE, POWER, 0]), bytes([GYRO_MODULE, POWER, 0]),
-            bytes([ACC_MODULE, DATA_ENABLE, 0, 1]), bytes([GYRO_MODULE, DATA_ENABLE, 0, 1]),
-            bytes([ACC_MODULE, ACC_PACKED, 0]), bytes([GYRO_MODULE, GYRO_PACKED, 0]),
+            bytes([ACC_MODULE, POWER, 0]),
+            bytes([GYRO_MODULE, POWER, 0]),
+            bytes([ACC_MODULE, DATA_ENABLE, 0, 1]),
+            bytes([GYRO_MODULE, DATA_ENABLE, 0, 1]),
+            bytes([ACC_MODULE, ACC_PACKED, 0]),
+            bytes([GYRO_MODULE, GYRO_PACKED, 0]),
         )
 
     def decode(self, uuid: str, data: bytes) -> list[Decoded]:

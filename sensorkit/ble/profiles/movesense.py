@@ -84,9 +84,16 @@ class MovesenseDriver(PodDriver):
     """
 
     info: ClassVar[ProfileInfo] = ProfileInfo(
-        "movesense", "Movesense (gatt_sensordata_app)", uuids.MOVESENSE_SERVICE, ("Movesense",),
-        service_advertised=False, has_gyro=True, default_rate_hz=104,
-        rates_hz=(13, 26, 52, 104, 208, 416, 833, 1666), data_uuids=(uuids.MOVESENSE_DATA,))
+        "movesense",
+        "Movesense (gatt_sensordata_app)",
+        uuids.MOVESENSE_SERVICE,
+        ("Movesense",),
+        service_advertised=False,
+        has_gyro=True,
+        default_rate_hz=104,
+        rates_hz=(13, 26, 52, 104, 208, 416, 833, 1666),
+        data_uuids=(uuids.MOVESENSE_DATA,),
+    )
     with_gyro: ClassVar[bool] = True
 
     def path(self, rate_hz: int) -> str:
@@ -97,9 +104,11 @@ class MovesenseDriver(PodDriver):
         rate = int(nearest(self.info.rates_hz, self.request.rate_hz, self.info.default_rate_hz))
         command = subscribe_command(REFERENCE, self.path(rate))
         await port.write(uuids.MOVESENSE_COMMAND, command, response=True)
-        raw = await port.expect(uuids.MOVESENSE_DATA,
-                                lambda b: len(b) >= 4 and b[0] == RESULT and b[1] == REFERENCE,
-                                RESPONSE_TIMEOUT_S)
+        raw = await port.expect(
+            uuids.MOVESENSE_DATA,
+            lambda b: len(b) >= 4 and b[0] == RESULT and b[1] == REFERENCE,
+            RESPONSE_TIMEOUT_S,
+        )
         _, code = parse_result(raw)
         if code >= 400:
             raise ProtocolError(f"Movesense refused {self.path(rate)}: result {code}")
@@ -126,7 +135,14 @@ class MovesenseAccDriver(MovesenseDriver):
     """Accelerometer only (``/Meas/Acc``): half the bytes on the air."""
 
     info: ClassVar[ProfileInfo] = ProfileInfo(
-        "movesense_acc", "Movesense accelerometer", uuids.MOVESENSE_SERVICE, (),
-        service_advertised=False, has_gyro=False, default_rate_hz=104,
-        rates_hz=(13, 26, 52, 104, 208, 416, 833, 1666), data_uuids=(uuids.MOVESENSE_DATA,))
+        "movesense_acc",
+        "Movesense accelerometer",
+        uuids.MOVESENSE_SERVICE,
+        (),
+        service_advertised=False,
+        has_gyro=False,
+        default_rate_hz=104,
+        rates_hz=(13, 26, 52, 104, 208, 416, 833, 1666),
+        data_uuids=(uuids.MOVESENSE_DATA,),
+    )
     with_gyro: ClassVar[bool] = False

@@ -50,10 +50,21 @@ OP_GET_SETTINGS, OP_START, OP_STOP = 1, 2, 3
 SETTING_SIZES = {0: 2, 1: 2, 2: 2, 3: 4, 4: 1, 5: 4, 6: 16}
 RATE, RESOLUTION, RANGE, RANGE_MILLIUNIT, CHANNELS, FACTOR = 0, 1, 2, 3, 4, 5
 STATUS_NAMES = (
-    "success", "invalid op code", "invalid measurement type", "not supported", "invalid length",
-    "invalid parameter", "already in state", "invalid resolution", "invalid sample rate",
-    "invalid range", "invalid MTU", "invalid number of channels", "invalid state",
-    "device in charger", "disk full",
+    "success",
+    "invalid op code",
+    "invalid measurement type",
+    "not supported",
+    "invalid length",
+    "invalid parameter",
+    "already in state",
+    "invalid resolution",
+    "invalid sample rate",
+    "invalid range",
+    "invalid MTU",
+    "invalid number of channels",
+    "invalid state",
+    "device in charger",
+    "disk full",
 )
 STATUS_ALREADY_IN_STATE, STATUS_INVALID_MTU = 6, 10
 EPOCH_2000_UNIX_S = 946684800.0
@@ -113,7 +124,9 @@ def parse_settings(params: bytes) -> dict[int, list[int]]:
         if end > len(params):
             raise DecodeError(f"PMD settings: setting {sid} needs {count * size} bytes")
         signed = sid == RANGE_MILLIUNIT
-        out[sid] = [int.from_bytes(params[j:j + size], "little", signed=signed) for j in range(i, end, size)]
+        out[sid] = [
+            int.from_bytes(params[j : j + size], "little", signed=signed) for j in range(i, end, size)
+        ]
         i = end
     return out
 
@@ -151,8 +164,13 @@ def decode_delta_frames(payload: bytes, channels: int, resolution_bits: int) -> 
     ref_size = math.ceil(resolution_bits / 8)
     head = channels * ref_size
     require_length(payload, head, "PMD compressed frame")
-    ref = np.array([int.from_bytes(payload[c * ref_size:(c + 1) * ref_size], "little", signed=True)
-                    for c in range(channels)], dtype=np.int64)
+    ref = np.array(
+        [
+            int.from_bytes(payload[c * ref_size : (c + 1) * ref_size], "little", signed=True)
+            for c in range(channels)
+        ],
+        dtype=np.int64,
+    )
     rows = [ref[None, :]]
     i = head
     while i < len(payload):
@@ -239,9 +257,17 @@ class PolarPmdDriver(PodDriver):
     """Start/stop over the PMD control point; Verity Sense adds a gyroscope stream."""
 
     info: ClassVar[ProfileInfo] = ProfileInfo(
-        "polar_h10", "Polar H10", uuids.PMD_SERVICE, ("Polar H10",), service_advertised=False,
-        has_gyro=False, default_rate_hz=200, rates_hz=(25, 50, 100, 200), acc_ranges_g=(2, 4, 8),
-        data_uuids=(uuids.PMD_DATA,))
+        "polar_h10",
+        "Polar H10",
+        uuids.PMD_SERVICE,
+        ("Polar H10",),
+        service_advertised=False,
+        has_gyro=False,
+        default_rate_hz=200,
+        rates_hz=(25, 50, 100, 200),
+        acc_ranges_g=(2, 4, 8),
+        data_uuids=(uuids.PMD_DATA,),
+    )
     measurements: ClassVar[tuple[int, ...]] = (ACC,)
 
     def __init__(self, request: StreamRequest) -> None:
@@ -253,13 +279,16 @@ class PolarPmdDriver(PodDriver):
         op, mtype = payload[0], payload[1]
         await port.write(uuids.PMD_CONTROL, payload, response=True)
         raw = await port.expect(
-            uuids.PMD_CONTROL, lambda b: len(b) >= 3 and b[0] == 0xF0 and b[1] == op and b[2] == mtype,
-            RESPONSE_TIMEOUT_S)
+            uuids.PMD_CONTROL,
+            lambda b: len(b) >= 3 and b[0] == 0xF0 and b[1] == op and b[2] == mtype,
+            RESPONSE_TIMEOUT_S,
+        )
         resp = parse_response(raw)
         params = resp.params
         while resp.more:  # long answers come in several indications
-            raw = await port.expect(uuids.PMD_CONTROL, lambda b: len(b) >= 3 and b[0] == 0xF0,
-                                    RESPONSE_TIMEOUT_S)
+            raw = await port.expect(
+                uuids.PMD_CONTROL, lambda b: len(b) >= 3 and b[0] == 0xF0, RESPONSE_TIMEOUT_S
+            )
             resp = parse_response(raw)
             params += resp.params
         return PmdResponse(resp.op, resp.measurement, resp.status, False, params)
@@ -269,8 +298,7 @@ class PolarPmdDriver(PodDriver):
             return
         hint = ""
         if resp.status == STATUS_INVALID_MTU:
-            hint = (f" (link MTU is {mtu}: PMD needs an MTU exchange; the settings answer alone "
-                    "is 27 bytes)")
+            hint = f" (link MTU is {mtu}: PMD needs an MTU exchange; the settings answer alone is 27 bytes)"
         raise ProtocolError(f"{self.info.title}: {what} refused: {resp.status_name}{hint}")
 
     async def _start_one(self, port: GattPort, mtype: int) -> StreamSpec:
@@ -309,8 +337,13 @@ class PolarPmdDriver(PodDriver):
         streams = {}
         for mtype in self.measurements:
             streams["acc" if mtype == ACC else "gyr"] = await self._start_one(port, mtype)
-        return StreamFormat(streams, acc_range_g=self._ranges.get(ACC), gyr_range_dps=self._ranges.get(GYRO),
-                            has_gyro=GYRO in self.measurements, primary="acc")
+        return StreamFormat(
+            streams,
+            acc_range_g=self._ranges.get(ACC),
+            gyr_range_dps=self._ranges.get(GYRO),
+            has_gyro=GYRO in self.measurements,
+            primary="acc",
+        )
 
     async def stop(self, port: GattPort) -> None:
         for mtype in self.measurements:
@@ -329,9 +362,18 @@ class PolarVerityDriver(PolarPmdDriver):
     """Verity Sense: compressed accelerometer frames plus a gyroscope stream."""
 
     info: ClassVar[ProfileInfo] = ProfileInfo(
-        "polar_verity", "Polar Verity Sense", uuids.PMD_SERVICE, ("Polar Sense",), service_advertised=False,
-        has_gyro=True, default_rate_hz=52, rates_hz=(26, 52, 104, 208, 416), acc_ranges_g=(2, 4, 8, 16),
-        gyr_ranges_dps=(250, 500, 1000, 2000), data_uuids=(uuids.PMD_DATA,))
+        "polar_verity",
+        "Polar Verity Sense",
+        uuids.PMD_SERVICE,
+        ("Polar Sense",),
+        service_advertised=False,
+        has_gyro=True,
+        default_rate_hz=52,
+        rates_hz=(26, 52, 104, 208, 416),
+        acc_ranges_g=(2, 4, 8, 16),
+        gyr_ranges_dps=(250, 500, 1000, 2000),
+        data_uuids=(uuids.PMD_DATA,),
+    )
     measurements: ClassVar[tuple[int, ...]] = (ACC, GYRO)
 
 

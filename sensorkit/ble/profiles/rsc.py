@@ -47,8 +47,15 @@ def decode_measurement(data: bytes) -> SpeedReading:
 
 class RscDriver(PodDriver):
     info: ClassVar[ProfileInfo] = ProfileInfo(
-        "rsc", "Running Speed and Cadence footpod", uuids.RSC_SERVICE, ("Stryd",), service_advertised=True,
-        kind="speed", default_rate_hz=1.0, data_uuids=(uuids.RSC_MEASUREMENT,))
+        "rsc",
+        "Running Speed and Cadence footpod",
+        uuids.RSC_SERVICE,
+        ("Stryd",),
+        service_advertised=True,
+        kind="speed",
+        default_rate_hz=1.0,
+        data_uuids=(uuids.RSC_MEASUREMENT,),
+    )
 
     async def start(self, port: GattPort) -> StreamFormat:
         await port.subscribe(uuids.RSC_MEASUREMENT)

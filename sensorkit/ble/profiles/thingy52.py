@@ -40,8 +40,12 @@ def decode_raw(data: bytes) -> ImuPacket:
     if len(data) != 18:
         raise DecodeError(f"Thingy raw motion: {len(data)} bytes, expected 18")
     v = np.frombuffer(data, "<i2").astype(np.float64)
-    return ImuPacket("imu", acc_g=v[None, 0:3] / ACC_LSB_PER_G, gyr_dps=v[None, 3:6] / GYR_LSB_PER_DPS,
-                     mag_ut=v[None, 6:9] / MAG_LSB_PER_UT)
+    return ImuPacket(
+        "imu",
+        acc_g=v[None, 0:3] / ACC_LSB_PER_G,
+        gyr_dps=v[None, 3:6] / GYR_LSB_PER_DPS,
+        mag_ut=v[None, 6:9] / MAG_LSB_PER_UT,
+    )
 
 
 def config_with_rate(current: bytes, rate_hz: int) -> bytes:
@@ -54,8 +58,16 @@ def config_with_rate(current: bytes, rate_hz: int) -> bytes:
 
 class Thingy52Driver(PodDriver):
     info: ClassVar[ProfileInfo] = ProfileInfo(
-        "thingy52", "Nordic Thingy:52", uuids.THINGY_MOTION_SERVICE, ("Thingy",), service_advertised=False,
-        has_gyro=True, default_rate_hz=100, rates_hz=(), data_uuids=(uuids.THINGY_RAW,))
+        "thingy52",
+        "Nordic Thingy:52",
+        uuids.THINGY_MOTION_SERVICE,
+        ("Thingy",),
+        service_advertised=False,
+        has_gyro=True,
+        default_rate_hz=100,
+        rates_hz=(),
+        data_uuids=(uuids.THINGY_RAW,),
+    )
 
     async def start(self, port: GattPort) -> StreamFormat:
         wanted = self.request.rate_hz or self.info.default_rate_hz
