@@ -1,0 +1,140 @@
+"""Shared pieces of every DSP stage: health flags, a sample history and time helpers.
+
+Every stage follows one pattern (see ``docs/dsp.md``): a frozen settings dataclass with units
+in its field names, a constructor taking the settings and ``sampling_rate_hz``, ``update(...)``
+on numpy blocks returning results, ``gap()`` when samples are missing, ``reset()`` back to the
+freshly constructed state, and a :class:`StageHealth`. Results depend only on the sample
+stream, never on how it was cut into blocks: state is carried in filters (``zi``) and in a
+:class:`History` of recent samples addressed by absolute sample index.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+F64 = NDArray[np.float64]
+
+
+@dataclass(slots=True)
+class StageHealth:
+    """What a stage reports about itself; counters only grow until ``reset()``."""
+
+    warming_up: bool = True
+    """No results yet: filters settling, calibration pending or too little history."""
+    saturated: int = 0
+    """Samples (or steps) seen at the sensor's full-scale range."""
+    rejected: int = 0
+    """Candidates dropped by plausibility limits."""
+    gaps: int = 0
+    """Gaps (explicit or from timestamps) that restarted the stage."""
+
+    def copy(self) -> StageHealth:
+        return dataclasses.replace(self)
+
+
+class History:
+    """The most recent samples of several aligned float channels, addressed by absolute index.
+
+    Index 0 is the first sample ever appended (since construction or ``clear``). Rows older
+    than ``keep`` samples behind the newest may be discarded on the next append; callers ask
+    only for what they declared in ``keep``.
+    """
+
+    def __init__(self, width: int, keep: int) -> None:
+        self.width = width
+        self.keep = max(int(keep), 1)
+        self._buf = np.empty((2 * self.keep + 64, width))
+        self._start = 0  # absolute index of _buf[0]
+        self._n = 0
+
+    @property
+    def end(self) -> int:
+        """Absolute index one past the newest sample."""
+        return self._start + self._n
+
+    @property
+    def start(self) -> int:
+        """Absolute index of the oldest sample still held."""
+        return self._start
+
+    def clear(self, restart_at: int | None = None) -> None:
+        """Forget everything; the next sample gets index ``restart_at`` (default: continue)."""
+        self._start = self.end if restart_at is None else restart_at
+        self._n = 0
+
+    def append(self, rows: F64) -> None:
+        m = rows.shape[0]
+        if m == 0:
+            return
+        if self._n + m > self._buf.shape[0]:
+            keep = min(self._n, self.keep)
+            drop = self._n - keep
+            if keep + m > self._buf.shape[0]:
+                new = np.empty((2 * (keep + m), self.width))
+                new[:keep] = self._buf[drop:self._n]
+                self._buf = new
+            else:
+                self._buf[:keep] = self._buf[drop:self._n]
+            self._start += drop
+            self._n = keep
+        self._buf[self._n:self._n + m] = rows
+        self._n += m
+
+    def view(self, lo: int, hi: int) -> F64:
+        """Rows with absolute indices ``lo:hi`` (clipped to what is held); a view, do not keep."""
+        lo = max(lo, self._start) - self._start
+        hi = min(hi, self.end) - self._start
+        return self._buf[lo:max(lo, hi)]
+
+
+def interp_time(t: F64, pos: float) -> float:
+    """Time at fractional position ``pos`` in the time array ``t`` (linear between samples)."""
+    i = int(np.floor(pos))
+    i = min(max(i, 0), t.shape[0] - 1)
+    frac = pos - i
+    if i + 1 < t.shape[0]:
+        return float(t[i] + frac * (t[i + 1] - t[i]))
+    if t.shape[0] > 1:
+        return float(t[i] + frac * (t[i] - t[i - 1]))
+    return float(t[i])
+
+
+def crossing(x: F64, i: int, level: float) -> float:
+    """Fractional position between samples ``i`` and ``i+1`` where ``x`` crosses ``level``."""
+    a, b = float(x[i]), float(x[i + 1])
+    if b == a:
+        return float(i)
+    return i + min(max((level - a) / (b - a), 0.0), 1.0)
+
+
+def parabolic_peak(x: F64, i: int) -> float:
+    """Sub-sample position of the extremum at sample ``i`` from a parabola through 3 samples."""
+    if i <= 0 or i >= x.shape[0] - 1:
+        return float(i)
+    a, b, c = float(x[i - 1]), float(x[i]), float(x[i + 1])
+    den = a - 2 * b + c
+    if den == 0:
+        return float(i)
+    return i + min(max(0.5 * (a - c) / den, -0.5), 0.5)
+
+
+def split_at_gaps(t: F64, last_t: float | None, max_dt_s: float) -> list[int]:
+    """Indices where a new run of samples starts because the time step exceeds ``max_dt_s``.
+
+    Index 0 is included when the first sample is too far from ``last_t`` (the previous block's
+    last sample). Non-increasing time is treated as a gap too: such data cannot be trusted.
+    """
+    if t.shape[0] == 0:
+        return []
+    d = np.diff(t)
+    bad = np.flatnonzero((d > max_dt_s) | (d <= 0)) + 1
+    cuts = bad.tolist()
+    if last_t is not None:
+        d0 = float(t[0]) - last_t
+        if d0 > max_dt_s or d0 <= 0:
+            cuts.insert(0, 0)
+    return cuts

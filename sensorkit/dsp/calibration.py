@@ -1,0 +1,368 @@
+"""Mounting calibration: find a pod's body frame however it was clipped on.
+
+Body frame (``sensorkit.model.sensors``): x forward, y left, z up.
+
+* **Up (z)** - gravity. From quiet standing when the runner stood still for
+  ``standing_s`` (the upright reference trunk lean is measured against); otherwise from
+  running itself: over whole strides the mean specific force of the lower back is gravity.
+  Shoe pods use the quiet mid-stance samples of running (foot flat) or standing.
+* **Forward (x)** - from running. Lower back: the principal horizontal direction of
+  acceleration (braking/propulsion dominates sway), signed so that braking (x < 0) coincides
+  with the rise of vertical force after touchdown. Shoes: the principal axis of angular rate
+  is the pitch axis (y); it is signed so that the big swing rotation (toes up) is negative.
+* **Re-clip** - while calibrated, the gravity direction in the sensor frame is watched on a
+  few seconds of running or standing; if it stays more than ``reclip_deg`` away for
+  ``reclip_s`` the pod was moved and calibration starts again.
+
+Look-ahead: until the first calibration (and after a re-clip) samples are held back, at most
+``max_warmup_s``, then released rotated; afterwards zero look-ahead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sensorkit.dsp.base import F64, History, StageHealth
+from sensorkit.model import Placement
+
+
+@dataclass(frozen=True, slots=True)
+class CalibrationSettings:
+    """Thresholds of the mounting calibration."""
+
+    window_s: float = 1.0
+    """Length of the windows (s) that are classified as still / running / other."""
+    still_acc_std_g: float = 0.03
+    """A window is still when the std of |acc| (g) is below this ..."""
+    still_gyr_dps: float = 10.0
+    """... and the mean |gyro| (deg/s) is below this (ignored without a gyro)."""
+    standing_s: float = 2.0
+    """Seconds of consecutive still windows that count as quiet standing."""
+    running_acc_std_g: float = 0.25
+    """A window is running (or at least striding) when the std of |acc| (g) exceeds this."""
+    running_s: float = 4.0
+    """Seconds of running windows needed to find the forward direction."""
+    max_warmup_s: float = 20.0
+    """Longest hold-back (s) before calibration; older uncalibrated samples are dropped."""
+    max_standing_vs_running_deg: float = 35.0
+    """A standing reference further than this (deg) from running gravity is not upright: unused."""
+    midstance_gyr_dps: float = 60.0
+    """Shoe pods: samples with |gyro| (deg/s) below this and |acc| near 1 g are foot-flat."""
+    reclip_deg: float = 25.0
+    """Gravity moved by more than this (deg) in the sensor frame: the pod was re-clipped ..."""
+    reclip_s: float = 6.0
+    """... if it stays moved for this long (s) while running or standing."""
+    reclip_average_s: float = 4.0
+    """Seconds over which gravity is averaged when watching for a re-clip."""
+
+
+@dataclass(frozen=True, slots=True)
+class CalibrationResult:
+    """A (re)calibration: ``sf_to_bf`` rotation (v_bf = R @ v_sf) valid from ``time_s`` on."""
+
+    time_s: float
+    sf_to_bf: F64
+    method: str
+    residual_deg: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class CalibratedBlock:
+    """Body-frame samples released by the calibration stage, plus any new calibration."""
+
+    time_s: F64
+    acc_g: F64
+    gyr_dps: F64 | None
+    calibrations: list[CalibrationResult]
+    restarted: bool
+    """True after a re-calibration: downstream stages must restart (new frame, time may jump)."""
+
+
+def _unit(v: F64) -> F64 | None:
+    n = float(np.linalg.norm(v))
+    return v / n if n > 1e-9 and np.isfinite(n) else None
+
+
+def _any_perpendicular(z: F64) -> F64:
+    trial = np.array([1.0, 0.0, 0.0]) if abs(z[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
+    v = trial - z * float(trial @ z)
+    return v / np.linalg.norm(v)
+
+
+def _push_off_sign(pitch_dps: F64, quiet: F64, fs: float) -> float:
+    """Sign of the pitch rotation right after foot-flat: the push-off, toes down (> 0 in BF).
+
+    Whatever the strike (a heel slap and a heel drop rotate opposite ways), the first big
+    rotation after the quiet mid-stance is always the heel rising: plantarflexion.
+    """
+    q = quiet.astype(np.int8)
+    ends = np.flatnonzero((q[:-1] == 1) & (q[1:] == 0)) + 1
+    n = max(int(0.1 * fs), 2)
+    total = 0.0
+    for e in ends.tolist():
+        total += float(pitch_dps[e:e + n].sum())
+    return total
+
+
+def _angle_deg(a: F64, b: F64) -> float:
+    ua, ub = _unit(a), _unit(b)
+    if ua is None or ub is None:
+        return 0.0
+    return float(np.degrees(np.arccos(np.clip(ua @ ub, -1.0, 1.0))))
+
+
+class MountingCalibration:
+    """Holds samples back until the pod's orientation is known, then releases them in body frame."""
+
+    STILL, RUNNING, OTHER = 0, 1, 2
+
+    def __init__(self, settings: CalibrationSettings, placement: Placement, sampling_rate_hz: float,
+                 has_gyro: bool = True) -> None:
+        self.settings = settings
+        self.placement = placement
+        self.fs = sampling_rate_hz
+        self.has_gyro = has_gyro
+        self._win = max(round(settings.window_s * sampling_rate_hz), 4)
+        self._max_hold = max(int(settings.max_warmup_s * sampling_rate_hz), self._win * 2)
+        self.reset()
+
+    # -- state ----------------------------------------------------------------------------------
+    def reset(self) -> None:
+        self.health = StageHealth()
+        self.rotation: F64 | None = None
+        self.method = ""
+        self._standing_g: F64 | None = None  # upright reference in sensor frame
+        self._still_run = 0  # consecutive still windows
+        self._still_sum = np.zeros(3)
+        self._n_in = 0
+        self._released_upto = 0.0
+        self._calibrations = 0
+        self._start_warmup()
+
+    def _start_warmup(self) -> None:
+        self._hold = History(8, self._max_hold + self._win)  # index, t, acc(3), gyr(3)
+        self._classes: list[int] = []  # class of each complete window in the hold
+        self._pending = np.empty((0, 8))  # incomplete window
+        self._reclip_means: list[F64] = []
+        self._reclip_count = 0
+        self.health.warming_up = True
+
+    def gap(self) -> None:
+        """Missing samples: windows restart; calibration and held samples are kept."""
+        self.health.gaps += 1
+        if self.rotation is None:
+            self.health.rejected += self._pending.shape[0]
+        self._pending = np.empty((0, 8))
+        self._still_run = 0
+        self._still_sum = np.zeros(3)
+
+    # -- processing -----------------------------------------------------------------------------
+    def update(self, time_s: F64, acc_g: F64, gyr_dps: F64 | None) -> list[CalibratedBlock]:
+        """Released body-frame segments; a new segment starts at each (re)calibration."""
+        gyr = gyr_dps if gyr_dps is not None else np.zeros_like(acc_g)
+        n = time_s.shape[0]
+        idx = np.arange(self._n_in, self._n_in + n, dtype=float)
+        self._n_in += n
+        rows = np.column_stack([idx, time_s, acc_g, gyr])
+        segments: list[tuple[F64, F64, list[CalibrationResult], bool]] = []
+        # Windows are cut at absolute positions, so process window by window.
+        data = np.concatenate([self._pending, rows]) if self._pending.shape[0] else rows
+        pos = 0
+        while data.shape[0] - pos >= self._win:
+            w = data[pos:pos + self._win]
+            pos += self._win
+            cls, mean_acc = self._classify(w)
+            if self.rotation is None:
+                self._hold.append(w)
+                self._classes.append(cls)
+                self._track_standing(cls, mean_acc)
+                cal = self._try_calibrate()
+                if cal is not None:
+                    held = self._hold.view(self._hold.start, self._hold.end).copy()
+                    segments.append((held, cal.sf_to_bf, [cal], self._calibrations > 0))
+                    self._calibrations += 1
+                    self._hold.clear(0)
+                    self._classes = []
+                elif self._hold.end - self._hold.start > self._max_hold:
+                    self._drop_oldest_window()
+            else:
+                segments.append((w, self.rotation, [], False))
+                self._track_standing(cls, mean_acc)
+                if self._watch_reclip(cls, w):
+                    self.rotation = None
+                    self._start_warmup()
+        self._pending = data[pos:].copy()
+        if self.rotation is not None and self._pending.shape[0]:
+            # A partial window is released now (zero look-ahead) and kept for the window stats.
+            segments.append((self._pending, self.rotation, [], False))
+        return self._release(segments, gyr_dps is not None)
+
+    def _release(self, segments: list[tuple[F64, F64, list[CalibrationResult], bool]],
+                 with_gyro: bool) -> list[CalibratedBlock]:
+        out: list[CalibratedBlock] = []
+        for rows, rot, cals, restart in segments:
+            new = rows[rows[:, 0] >= self._released_upto]  # a partial window is released once
+            if new.shape[0] == 0 and not cals:
+                continue
+            if new.shape[0]:
+                self._released_upto = float(new[-1, 0]) + 1
+            acc = new[:, 2:5] @ rot.T
+            gyr = new[:, 5:8] @ rot.T if with_gyro else None
+            if out and not restart and not cals:
+                last = out[-1]
+                out[-1] = CalibratedBlock(
+                    np.concatenate([last.time_s, new[:, 1]]), np.concatenate([last.acc_g, acc]),
+                    None if gyr is None or last.gyr_dps is None else np.concatenate([last.gyr_dps, gyr]),
+                    last.calibrations, last.restarted)
+            else:
+                out.append(CalibratedBlock(new[:, 1].copy(), acc, gyr, cals, restart))
+        return out
+
+    def _classify(self, w: F64) -> tuple[int, F64]:
+        s = self.settings
+        acc = w[:, 2:5]
+        norm = np.sqrt(np.einsum("ij,ij->i", acc, acc))
+        mean_acc = acc.mean(axis=0)
+        sd = float(norm.std())
+        gyr_ok = (not self.has_gyro) or float(np.sqrt(np.einsum("ij,ij->i", w[:, 5:8], w[:, 5:8])).mean()) \
+            < s.still_gyr_dps
+        if sd < s.still_acc_std_g and gyr_ok and abs(float(norm.mean()) - 1.0) < 0.15:
+            return self.STILL, mean_acc
+        if sd > s.running_acc_std_g:
+            return self.RUNNING, mean_acc
+        return self.OTHER, mean_acc
+
+    def _track_standing(self, cls: int, mean_acc: F64) -> None:
+        if cls == self.STILL:
+            self._still_run += 1
+            self._still_sum = self._still_sum + mean_acc
+            long_enough = self._still_run * self.settings.window_s >= self.settings.standing_s
+            if long_enough and (self.rotation is None or self._standing_g is None):
+                self._standing_g = self._still_sum / self._still_run
+        else:
+            self._still_run = 0
+            self._still_sum = np.zeros(3)
+
+    def _drop_oldest_window(self) -> None:
+        # The hold starts at absolute 0 after each clear; rebuild it without its oldest window.
+        rest = self._hold.view(self._hold.start + self._win, self._hold.end).copy()
+        self._hold.clear(0)
+        self._hold.append(rest)
+        self._classes = self._classes[1:]
+        self.health.rejected += self._win
+
+    # -- the calibration itself -----------------------------------------------------------------
+    def _try_calibrate(self) -> CalibrationResult | None:
+        s = self.settings
+        cls = np.asarray(self._classes)
+        n_run = int((cls == self.RUNNING).sum())
+        if n_run * s.window_s < s.running_s:
+            return None
+        held = self._hold.view(self._hold.start, self._hold.end)
+        mask = np.repeat(cls == self.RUNNING, self._win)[: held.shape[0]]
+        run = held[mask]
+        t_cal = float(run[-1, 1])
+        if self.placement in (Placement.LEFT_FOOT, Placement.RIGHT_FOOT):
+            rot, method, resid = self._foot_frame(run)
+        else:
+            rot, method, resid = self._trunk_frame(run)
+        self.rotation = rot
+        self.method = method
+        self.health.warming_up = False
+        return CalibrationResult(t_cal, rot, method, resid)
+
+    def _up_from_standing_or(self, running_up: F64) -> tuple[F64, str]:
+        st = self._standing_g
+        if st is not None and _angle_deg(st, running_up) <= self.settings.max_standing_vs_running_deg:
+            u = _unit(st)
+            if u is not None:
+                return u, "standing"
+        return running_up, "running"
+
+    def _trunk_frame(self, run: F64) -> tuple[F64, str, float | None]:
+        acc = run[:, 2:5]
+        mean = acc.mean(axis=0)
+        z_run = _unit(mean)
+        if z_run is None:
+            z_run = np.array([0.0, 0.0, 1.0])
+        z, method = self._up_from_standing_or(z_run)
+        half = acc.shape[0] // 2
+        resid = _angle_deg(acc[:half].mean(axis=0), acc[half:].mean(axis=0))
+        horiz = acc - np.outer(acc @ z, z)
+        horiz = horiz - horiz.mean(axis=0)
+        cov = horiz.T @ horiz
+        _, vecs = np.linalg.eigh(cov)
+        x = _unit(vecs[:, -1] - z * float(vecs[:, -1] @ z))
+        if x is None:
+            x = _any_perpendicular(z)
+        # Braking (x < 0) while vertical force rises after touchdown: corr(a_x, d a_z/dt) < 0.
+        az = acc @ z
+        ax = acc @ x
+        daz = np.diff(az)
+        if float((ax[1:] - ax.mean()) @ daz) > 0:
+            x = -x
+        y = np.cross(z, x)
+        return np.vstack([x, y, z]), method, resid
+
+    def _foot_frame(self, run: F64) -> tuple[F64, str, float | None]:
+        s = self.settings
+        acc, gyr = run[:, 2:5], run[:, 5:8]
+        an = np.sqrt(np.einsum("ij,ij->i", acc, acc))
+        gn = np.sqrt(np.einsum("ij,ij->i", gyr, gyr))
+        flat = (np.abs(an - 1.0) < 0.15) & ((gn < s.midstance_gyr_dps) if self.has_gyro else True)
+        z_run = _unit(acc[flat].mean(axis=0)) if int(flat.sum()) >= 5 else _unit(acc.mean(axis=0))
+        if z_run is None:
+            z_run = np.array([0.0, 0.0, 1.0])
+        z, method = self._up_from_standing_or(z_run)
+        resid = _angle_deg(z, z_run) if method == "standing" else (
+            float(np.degrees(np.arccos(np.clip((acc[flat] / an[flat, None]) @ z, -1, 1))).mean())
+            if int(flat.sum()) >= 5 else None)
+        if self.has_gyro and float(gn.max()) > 1.0:
+            g = gyr - np.outer(gyr @ z, z)
+            _, vecs = np.linalg.eigh(g.T @ g)
+            y = _unit(vecs[:, -1] - z * float(vecs[:, -1] @ z))
+            if y is None:
+                y = np.cross(z, _any_perpendicular(z))
+            if _push_off_sign(gyr @ y, gn < s.midstance_gyr_dps, self.fs) < 0:
+                y = -y
+            x = np.cross(y, z)
+        else:
+            horiz = acc - np.outer(acc @ z, z)
+            _, vecs = np.linalg.eigh(horiz.T @ horiz)
+            xu = _unit(vecs[:, -1] - z * float(vecs[:, -1] @ z))
+            x = _any_perpendicular(z) if xu is None else xu
+            y = np.cross(z, x)
+        return np.vstack([x, y, z]), method, resid
+
+    # -- re-clip --------------------------------------------------------------------------------
+    def _watch_reclip(self, cls: int, w: F64) -> bool:
+        s = self.settings
+        if cls == self.OTHER or self.rotation is None:
+            return False
+        if self.placement in (Placement.LEFT_FOOT, Placement.RIGHT_FOOT):
+            acc, gyr = w[:, 2:5], w[:, 5:8]
+            an = np.sqrt(np.einsum("ij,ij->i", acc, acc))
+            gn = np.sqrt(np.einsum("ij,ij->i", gyr, gyr))
+            flat = (np.abs(an - 1.0) < 0.15) & ((gn < s.midstance_gyr_dps) if self.has_gyro else True)
+            if int(flat.sum()) < 3:
+                return False
+            mean = acc[flat].mean(axis=0)
+        else:
+            mean = w[:, 2:5].mean(axis=0)
+        self._reclip_means.append(mean)
+        n_avg = max(round(s.reclip_average_s / s.window_s), 1)
+        self._reclip_means = self._reclip_means[-n_avg:]
+        if len(self._reclip_means) < n_avg:
+            return False
+        g_sf = np.mean(self._reclip_means, axis=0)
+        up_sf = self.rotation[2]
+        if _angle_deg(g_sf, up_sf) > s.reclip_deg:
+            self._reclip_count += 1
+        else:
+            self._reclip_count = 0
+        if self._reclip_count * s.window_s >= s.reclip_s:
+            self._standing_g = None
+            return True
+        return False

@@ -1,0 +1,181 @@
+"""One sensor's DSP chain, chosen by placement: calibration -> detector (+ AHRS for the back).
+
+``SensorChain.update`` takes the sensor's :class:`SampleBlock` and :class:`Gap` items in order
+and returns contacts, lean and calibrations. Explicit gaps and jumps in the timestamps
+(more than ``gap_periods`` sample periods, or time going backwards) restart the detectors,
+so no step is ever made of samples on both sides of a hole.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sensorkit.dsp.back import BackStepDetector, BackStepSettings
+from sensorkit.dsp.base import F64, StageHealth, split_at_gaps
+from sensorkit.dsp.calibration import CalibrationResult, CalibrationSettings, MountingCalibration
+from sensorkit.dsp.contacts import Contact
+from sensorkit.dsp.foot import FootStepDetector, FootStepSettings
+from sensorkit.dsp.phone import PHONE_STEP_DEFAULTS, PhoneStepDetector
+from sensorkit.dsp.posture import LeanSeries, PostureSettings, TrunkPosture
+from sensorkit.model import Gap, Placement, SampleBlock, SensorInfo, Side
+
+
+@dataclass(frozen=True, slots=True)
+class DspSettings:
+    """Settings of every stage, grouped; the defaults are the validated ones (docs/dsp.md)."""
+
+    calibration: CalibrationSettings = field(default_factory=CalibrationSettings)
+    """Mounting calibration (all pods except phones)."""
+    back: BackStepSettings = field(default_factory=BackStepSettings)
+    """Lower-back step detector."""
+    foot: FootStepSettings = field(default_factory=FootStepSettings)
+    """Shoe-pod step detector."""
+    phone: BackStepSettings = PHONE_STEP_DEFAULTS
+    """Phone step detector (the lower-back segmentation on |acc|)."""
+    posture: PostureSettings = field(default_factory=PostureSettings)
+    """Trunk lean AHRS (lower back)."""
+    gap_periods: float = 2.5
+    """A time step longer than this many sample periods (dimensionless) is a gap."""
+
+
+@dataclass(slots=True)
+class ChainOutput:
+    """What one update produced. ``lean`` is at the AHRS rate (lower back only)."""
+
+    contacts: list[Contact] = field(default_factory=list)
+    lean: list[LeanSeries] = field(default_factory=list)
+    calibrations: list[CalibrationResult] = field(default_factory=list)
+
+    def lean_arrays(self) -> LeanSeries:
+        if not self.lean:
+            return LeanSeries(np.empty(0), np.empty(0), np.empty(0))
+        return LeanSeries(np.concatenate([x.time_s for x in self.lean]),
+                          np.concatenate([x.lean_deg for x in self.lean]),
+                          np.concatenate([x.lateral_deg for x in self.lean]))
+
+
+_Stage = MountingCalibration | BackStepDetector | FootStepDetector | PhoneStepDetector | TrunkPosture
+
+
+class SensorChain:
+    """All DSP for one sensor stream; pure and synchronous."""
+
+    def __init__(self, info: SensorInfo, settings: DspSettings | None = None) -> None:
+        self.info = info
+        self.settings = settings or DspSettings()
+        s = self.settings
+        fs = info.sampling_rate_hz
+        self.placement = info.placement
+        self._max_dt = s.gap_periods / fs
+        self.calibration: MountingCalibration | None = None
+        self.posture: TrunkPosture | None = None
+        self.back: BackStepDetector | None = None
+        self.foot: FootStepDetector | None = None
+        self.phone: PhoneStepDetector | None = None
+        acc_range = info.acc_range_g
+        if info.placement is Placement.PHONE:
+            self.phone = PhoneStepDetector(s.phone, fs)
+        else:
+            self.calibration = MountingCalibration(s.calibration, info.placement, fs, info.has_gyro)
+            if info.placement is Placement.LOWER_BACK:
+                bset = s.back if acc_range is None or s.back.acc_range_g is not None \
+                    else dataclasses.replace(s.back, acc_range_g=acc_range)
+                self.back = BackStepDetector(bset, fs)
+                self.posture = TrunkPosture(s.posture, fs, info.has_gyro)
+            else:
+                side = Side.LEFT if info.placement is Placement.LEFT_FOOT else Side.RIGHT
+                fset = s.foot if acc_range is None or s.foot.acc_range_g is not None \
+                    else dataclasses.replace(s.foot, acc_range_g=acc_range)
+                self.foot = FootStepDetector(fset, fs, side)
+        self._last_t: float | None = None
+
+    # -- public ---------------------------------------------------------------------------------
+    def reset(self) -> None:
+        for st in self._stages():
+            st.reset()
+        self._last_t = None
+
+    def health(self) -> StageHealth:
+        """Combined health: warming up if any stage is; counters summed."""
+        out = StageHealth(warming_up=False)
+        for st in self._stages():
+            h = st.health
+            out.warming_up = out.warming_up or h.warming_up
+            out.saturated += h.saturated
+            out.rejected += h.rejected
+            out.gaps = max(out.gaps, h.gaps)
+        return out
+
+    def watermark_s(self) -> float | None:
+        """No contact this chain releases later will have an IC before this time."""
+        det = self.back or self.foot or self.phone
+        if self.calibration is not None and self.calibration.rotation is None:
+            return None
+        return det.watermark_s() if det is not None else None
+
+    @property
+    def calibrated(self) -> bool:
+        return self.calibration is None or self.calibration.rotation is not None
+
+    def update(self, item: SampleBlock | Gap) -> ChainOutput:
+        out = ChainOutput()
+        if isinstance(item, Gap):
+            self._gap(out)
+            self._last_t = None
+            return out
+        if len(item) == 0:
+            return out
+        t = item.time_s
+        cuts = split_at_gaps(t, self._last_t, self._max_dt)
+        bounds = [0, *[c for c in cuts if c > 0], len(item)]
+        for k in range(len(bounds) - 1):
+            a, b = bounds[k], bounds[k + 1]
+            if (a > 0) or (0 in cuts):
+                self._gap(out)
+            if b > a:
+                gyr = None if item.gyr_dps is None else item.gyr_dps[a:b]
+                self._samples(t[a:b], item.acc_g[a:b], gyr, out)
+        self._last_t = float(t[-1])
+        return out
+
+    # -- internals ------------------------------------------------------------------------------
+    def _stages(self) -> list[_Stage]:
+        all_ = (self.calibration, self.back, self.foot, self.phone, self.posture)
+        return [x for x in all_ if x is not None]
+
+    def _gap(self, out: ChainOutput) -> None:
+        if self.calibration is not None:
+            self.calibration.gap()
+        for det in (self.back, self.foot, self.phone):
+            if det is not None:
+                out.contacts.extend(det.gap())
+        if self.posture is not None:
+            self.posture.gap()
+
+    def _samples(self, t: F64, acc: F64, gyr: F64 | None, out: ChainOutput) -> None:
+        if self.phone is not None:
+            out.contacts.extend(self.phone.update(t, acc))
+            return
+        assert self.calibration is not None
+        for seg in self.calibration.update(t, acc, gyr):
+            out.calibrations.extend(seg.calibrations)
+            if seg.restarted:
+                for det in (self.back, self.foot):
+                    if det is not None:
+                        out.contacts.extend(det.gap())
+                if self.posture is not None:
+                    self.posture.gap()
+            if seg.time_s.shape[0] == 0:
+                continue
+            if self.back is not None:
+                out.contacts.extend(self.back.update(seg.time_s, seg.acc_g))
+            if self.posture is not None:
+                lean = self.posture.update(seg.time_s, seg.acc_g, seg.gyr_dps)
+                if lean.time_s.shape[0]:
+                    out.lean.append(lean)
+            if self.foot is not None:
+                g = seg.gyr_dps if seg.gyr_dps is not None else np.zeros_like(seg.acc_g)
+                out.contacts.extend(self.foot.update(seg.time_s, seg.acc_g, g))

@@ -1,0 +1,34 @@
+"""What the step detectors report: one ground contact seen by one sensor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sensorkit.model import Side
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """One foot contact from one sensor, in host time.
+
+    ``next_ic_s`` is the next initial contact seen by the same sensor when it is known (the
+    lower back sees every step, a shoe only its own foot). Fields a placement cannot measure are
+    ``None``.
+    """
+
+    ic_s: float
+    tc_s: float | None
+    side: Side
+    next_ic_s: float | None = None
+    impact_g: float | None = None
+    """Peak acceleration at the sensor after touchdown (g)."""
+    loading_rate_gps: float | None = None
+    """Slope between 20 % and 80 % of the rise to the impact peak (g/s)."""
+    saturated: bool = False
+    """The impact window touched the sensor's full scale: impact and loading rate are floors."""
+    strike_angle_deg: float | None = None
+    """Foot pitch at touchdown relative to foot-flat, > 0 toes up (heel first)."""
+    vertical_oscillation_cm: float | None = None
+    """Peak-to-peak vertical excursion of the pod over this step (lower back)."""
+    side_confidence: float = 0.0
+    """0..1, how sure the detector is about ``side`` (1 for a shoe pod)."""

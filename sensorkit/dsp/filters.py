@@ -1,0 +1,105 @@
+"""Causal filters with carried state: identical output for any block size.
+
+Zero-phase filters (``filtfilt``) are not allowed anywhere in sensorkit: they need the whole
+recording. Instead each filter carries its state between blocks and, where a stage needs
+precise timing, uses a linear-phase FIR whose delay is an exact, known number of samples so
+event times can be corrected for it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import signal
+
+from sensorkit.dsp.base import F64
+
+
+class SosFilter:
+    """Butterworth IIR (second-order sections) over ``(n, channels)`` blocks with carried ``zi``.
+
+    After a restart the state is set to the steady state of the first sample, so a gap does not
+    ring. Group delay varies with frequency: use it for shapes and levels, not for timing.
+    """
+
+    def __init__(self, order: int, cutoff_hz: float, sampling_rate_hz: float, btype: str = "lowpass",
+                 channels: int = 1) -> None:
+        nyq = 0.5 * sampling_rate_hz
+        wn = min(cutoff_hz / nyq, 0.99)
+        self.sos = signal.butter(order, wn, btype=btype, output="sos")
+        self._zi0 = signal.sosfilt_zi(self.sos)  # (sections, 2) for a unit step
+        self.channels = channels
+        self._zi: F64 | None = None
+        self._highpass = btype == "highpass"
+
+    def reset(self) -> None:
+        self._zi = None
+
+    def __call__(self, x: F64) -> F64:
+        """Filter ``x`` of shape ``(n,)`` or ``(n, channels)``; returns the same shape."""
+        if x.shape[0] == 0:
+            return x.copy()
+        if self._zi is None:
+            x0 = x[0]
+            scale = 0.0 if self._highpass else x0
+            self._zi = self._zi0[:, :, None] * np.reshape(scale, (1, 1, -1)) if x.ndim == 2 \
+                else self._zi0 * scale
+        y, self._zi = signal.sosfilt(self.sos, x, axis=0, zi=self._zi)
+        return np.asarray(y)
+
+
+class FirLowpass:
+    """Linear-phase low-pass FIR: delay is exactly ``delay_samples`` at every frequency.
+
+    The first ``delay_samples`` outputs after a restart assume the signal held its first value
+    before it started (no start-up ramp).
+    """
+
+    def __init__(self, cutoff_hz: float, sampling_rate_hz: float, duration_s: float = 0.05) -> None:
+        taps = max(3, round(duration_s * sampling_rate_hz) | 1)  # odd length
+        self.taps = signal.firwin(taps, min(cutoff_hz / (0.5 * sampling_rate_hz), 0.99))
+        self.delay_samples = (taps - 1) // 2
+        self._tail: F64 | None = None
+
+    def reset(self) -> None:
+        self._tail = None
+
+    def __call__(self, x: F64) -> F64:
+        """Filter a 1-D block."""
+        n = x.shape[0]
+        if n == 0:
+            return x.copy()
+        k = self.taps.shape[0]
+        if self._tail is None:
+            self._tail = np.full(k - 1, x[0])
+        ext = np.concatenate([self._tail, x])
+        y = np.convolve(ext, self.taps, mode="valid")
+        self._tail = ext[-(k - 1):]
+        return y
+
+
+class BlockMean:
+    """Averages consecutive groups of ``factor`` samples (anti-alias + decimate in one step).
+
+    Groups are counted from the first sample after a restart, carried across blocks, so the
+    decimated stream does not depend on block size.
+    """
+
+    def __init__(self, factor: int, width: int) -> None:
+        self.factor = max(int(factor), 1)
+        self.width = width
+        self._pending = np.empty((0, width))
+
+    def reset(self) -> None:
+        self._pending = np.empty((0, self.width))
+
+    def __call__(self, x: F64) -> F64:
+        """Return the means of all groups completed by ``x``: shape ``(groups, width)``."""
+        if self.factor == 1:
+            return x
+        if self._pending.shape[0]:
+            x = np.concatenate([self._pending, x])
+        m = (x.shape[0] // self.factor) * self.factor
+        self._pending = x[m:].copy()
+        if m == 0:
+            return np.empty((0, self.width))
+        return x[:m].reshape(-1, self.factor, self.width).mean(axis=1)

@@ -1,0 +1,59 @@
+"""Impact peak, loading rate and saturation of one touchdown (pure functions on a window)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sensorkit.dsp.base import F64
+
+
+@dataclass(frozen=True, slots=True)
+class Impact:
+    peak_g: float
+    loading_rate_gps: float | None
+    saturated: bool
+
+
+def impact_of(t: F64, acc_g: F64, signal_g: F64, range_g: float | None) -> Impact | None:
+    """Impact of a touchdown from the samples ``t``/``signal_g`` between IC and the search end.
+
+    ``signal_g`` is the quantity whose peak is reported (the resultant for shoes, vertical for
+    the lower back); ``acc_g`` (n, 3) is only used to detect saturation. The loading rate is
+    the slope between 20 % and 80 % of the rise from the value at IC to the peak.
+    Saturation: any axis within 2 % of the configured range, or (range unknown) a flat top of
+    at least two samples at the window maximum above 4 g, a typical clipping signature.
+    """
+    n = signal_g.shape[0]
+    if n < 3:
+        return None
+    k = int(np.argmax(signal_g))
+    peak = float(signal_g[k])
+    base = float(signal_g[0])
+    rate: float | None = None
+    if k >= 2 and peak > base:
+        rise = signal_g[: k + 1]
+        lo = base + 0.2 * (peak - base)
+        hi = base + 0.8 * (peak - base)
+        i20 = int(np.argmax(rise >= lo))
+        i80 = int(np.argmax(rise >= hi))
+        t20 = _cross_time(t, rise, i20, lo)
+        t80 = _cross_time(t, rise, i80, hi)
+        if t80 > t20:
+            rate = (hi - lo) / (t80 - t20)
+    absmax = np.abs(acc_g)
+    if range_g is not None:
+        sat = bool((absmax >= 0.98 * range_g).any())
+    else:
+        top = float(absmax.max())
+        sat = top > 4.0 and int((absmax >= top - 1e-6).sum()) >= 2
+    return Impact(peak, rate, sat)
+
+
+def _cross_time(t: F64, x: F64, i: int, level: float) -> float:
+    if i == 0:
+        return float(t[0])
+    a, b = float(x[i - 1]), float(x[i])
+    f = 0.0 if b == a else (level - a) / (b - a)
+    return float(t[i - 1] + f * (t[i] - t[i - 1]))

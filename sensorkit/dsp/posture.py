@@ -1,0 +1,123 @@
+"""Trunk forward and lateral lean from a lower-back pod through the Fusion AHRS (imufusion).
+
+The pod's body frame comes from mounting calibration, whose up axis is the runner's upright
+reference (quiet standing, or the mean running posture when the run started without a
+standing pause). Lean is the tilt of the AHRS gravity estimate in that frame: forward lean
+``atan2(-g_x, g_z)`` (> 0 forward flexion), lateral lean ``atan2(g_y, g_z)`` (> 0 to the
+runner's right).
+
+Cost: one AHRS update is ~1.5 us from Python, so the AHRS runs on a decimated stream
+(``ahrs_rate_hz``, default 50 Hz) after averaging groups of samples, which is the anti-alias
+filter. The bench (``bench/dsp_speed.py``) and ``docs/dsp.md`` give the accuracy and speed at
+each rate. Without a gyro, lean is the tilt of the low-passed acceleration (mean posture only).
+
+Look-ahead: none; output lags by half an averaging group (10 ms at 50 Hz).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import imufusion
+import numpy as np
+
+from sensorkit.dsp.base import F64, StageHealth
+from sensorkit.dsp.filters import BlockMean, SosFilter
+
+
+@dataclass(frozen=True, slots=True)
+class PostureSettings:
+    """AHRS configuration for trunk lean."""
+
+    ahrs_rate_hz: float = 50.0
+    """Rate (Hz) the AHRS runs at after block averaging (at most the sensor rate)."""
+    gain: float = 0.5
+    """Fusion AHRS gain (dimensionless): weight of the accelerometer against the gyro."""
+    acceleration_rejection_deg: float = 10.0
+    """Accelerometer ignored when it disagrees with the estimate by more than this (deg)."""
+    recovery_trigger_s: float = 5.0
+    """Seconds of rejection after which the AHRS trusts the accelerometer again."""
+    gyro_range_dps: float = 2000.0
+    """Gyro full scale (deg/s), for Fusion's over-range recovery."""
+    bias_correction: bool = True
+    """Estimate the gyro offset whenever the pod is still (imufusion.Bias)."""
+    no_gyro_lowpass_hz: float = 0.3
+    """Without a gyro: cut-off (Hz) of the low-pass on acceleration whose tilt is the lean."""
+    startup_s: float = 3.0
+    """Seconds after a (re)start during which lean is flagged as warming up."""
+
+
+@dataclass(frozen=True, slots=True)
+class LeanSeries:
+    """Lean at the AHRS rate: times (s), forward and lateral lean (deg)."""
+
+    time_s: F64
+    lean_deg: F64
+    lateral_deg: F64
+
+
+class TrunkPosture:
+    """Body-frame acc/gyro blocks in, :class:`LeanSeries` out."""
+
+    def __init__(self, settings: PostureSettings, sampling_rate_hz: float, has_gyro: bool = True) -> None:
+        self.settings = settings
+        self.fs = sampling_rate_hz
+        self.has_gyro = has_gyro
+        self.factor = max(round(sampling_rate_hz / max(settings.ahrs_rate_hz, 1e-6)), 1)
+        self.rate_hz = sampling_rate_hz / self.factor
+        self.reset()
+
+    def reset(self) -> None:
+        self.health = StageHealth()
+        self._mean = BlockMean(self.factor, 7)
+        self._restart()
+
+    def _restart(self) -> None:
+        s = self.settings
+        self._ahrs = imufusion.Ahrs()
+        self._ahrs.set_settings(imufusion.AhrsSettings(
+            sample_rate=self.rate_hz, convention=imufusion.CONVENTION_NWU, gain=s.gain,
+            gyroscope_range=s.gyro_range_dps, acceleration_rejection=s.acceleration_rejection_deg,
+            magnetic_rejection=0.0, rejection_timeout=s.recovery_trigger_s))
+        self._ahrs.set_sample_period(1.0 / self.rate_hz)
+        self._bias = imufusion.Bias()
+        self._bias.set_settings(imufusion.BiasSettings(sample_rate=self.rate_hz))
+        self._lp = SosFilter(2, self.settings.no_gyro_lowpass_hz, self.rate_hz, channels=3)
+        self._since_start = 0
+        self.health.warming_up = True
+
+    def gap(self) -> None:
+        """Samples missing: drop the partial group and restart the AHRS (fast start-up gain)."""
+        self.health.gaps += 1
+        self._mean.reset()
+        self._restart()
+
+    def update(self, time_s: F64, acc_bf_g: F64, gyr_bf_dps: F64 | None) -> LeanSeries:
+        gyr = gyr_bf_dps if gyr_bf_dps is not None else np.zeros_like(acc_bf_g)
+        dec = self._mean(np.column_stack([time_s, acc_bf_g, gyr]))
+        m = dec.shape[0]
+        if m == 0:
+            return LeanSeries(np.empty(0), np.empty(0), np.empty(0))
+        if self.has_gyro and gyr_bf_dps is not None:
+            grav = self._run_ahrs(dec[:, 1:4], dec[:, 4:7])
+        else:
+            grav = self._lp(dec[:, 1:4])
+        lean = np.degrees(np.arctan2(-grav[:, 0], grav[:, 2]))
+        lateral = np.degrees(np.arctan2(grav[:, 1], grav[:, 2]))
+        self._since_start += m
+        if self.health.warming_up and self._since_start >= self.settings.startup_s * self.rate_hz:
+            self.health.warming_up = False
+        return LeanSeries(dec[:, 0].copy(), lean, lateral)
+
+    def _run_ahrs(self, acc: F64, gyr: F64) -> F64:
+        """The one per-sample loop of the DSP, at the decimated rate (C call per sample)."""
+        out = np.empty((acc.shape[0], 3))
+        ahrs, bias = self._ahrs, self._bias
+        use_bias = self.settings.bias_correction
+        upd = ahrs.update_no_magnetometer
+        grav = ahrs.get_gravity
+        for i in range(acc.shape[0]):
+            g = bias.update(gyr[i]) if use_bias else gyr[i]
+            upd(g, acc[i])
+            out[i] = grav()
+        return out

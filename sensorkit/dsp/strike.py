@@ -1,0 +1,27 @@
+"""Foot-strike class from the foot-strike angle, with the Mo 2021 cut-offs.
+
+Mo S, et al. (2021), ROC analysis of the foot-strike angle against the strike index:
+rearfoot when the angle (foot pitch at IC relative to standing, > 0 toes up) exceeds
+``REARFOOT_ABOVE_DEG`` = 7.4 deg, forefoot below ``FOREFOOT_BELOW_DEG`` = -0.8 deg, midfoot
+in between. A lower-back pod cannot see the foot's pitch: its class is ``unknown``.
+"""
+
+from __future__ import annotations
+
+from sensorkit.model import StrikeClass
+
+REARFOOT_ABOVE_DEG = 7.4
+"""Strike angles above this (deg, toes up) are rearfoot strikes."""
+FOREFOOT_BELOW_DEG = -0.8
+"""Strike angles below this (deg) are forefoot strikes."""
+
+
+def classify_strike(angle_deg: float | None) -> StrikeClass:
+    """Rearfoot / midfoot / forefoot from the strike angle; unknown without one."""
+    if angle_deg is None:
+        return StrikeClass.UNKNOWN
+    if angle_deg > REARFOOT_ABOVE_DEG:
+        return StrikeClass.REARFOOT
+    if angle_deg < FOREFOOT_BELOW_DEG:
+        return StrikeClass.FOREFOOT
+    return StrikeClass.MIDFOOT

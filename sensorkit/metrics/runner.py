@@ -1,0 +1,223 @@
+"""``RunnerMetrics``: the per-runner RecordStage turning raw sensor items into gait records.
+
+Routes each sensor's SampleBlock/Gap to its :class:`~sensorkit.dsp.chain.SensorChain`, fuses
+the contacts (:mod:`sensorkit.metrics.fusion`) and emits, in data time:
+
+* ``StepEvent`` - IC and TC of every contact as each sensor releases it;
+* ``StepMetrics`` - one per fused step, as soon as the next IC is known (within one step plus
+  the detectors' look-ahead, see ``docs/dsp.md``);
+* ``PostureSample`` - trunk lean at ``posture_rate_hz`` (lower-back pod);
+* ``RollingMetrics`` - at every whole second of data time;
+* ``Calibration`` - whenever a pod is (re)calibrated.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Sequence
+
+import numpy as np
+
+from sensorkit.dsp.chain import DspSettings, SensorChain
+from sensorkit.dsp.contacts import Contact
+from sensorkit.dsp.posture import LeanSeries
+from sensorkit.dsp.strike import classify_strike
+from sensorkit.metrics.fusion import FusedStep, StepFusion
+from sensorkit.metrics.rolling import RollingWindow
+from sensorkit.metrics.settings import MetricsSettings
+from sensorkit.model import (
+    BusItem,
+    Calibration,
+    EventKind,
+    Gap,
+    Placement,
+    PostureSample,
+    Record,
+    RunnerInfo,
+    SampleBlock,
+    SensorInfo,
+    Side,
+    SpeedSample,
+    StepEvent,
+    StepMetrics,
+)
+
+_FEET = (Placement.LEFT_FOOT, Placement.RIGHT_FOOT)
+
+
+class RunnerMetrics:
+    """Pure, synchronous RecordStage for one runner (see module docstring)."""
+
+    def __init__(self, runner: RunnerInfo, sensors: Sequence[SensorInfo],
+                 settings: MetricsSettings | None = None, dsp: DspSettings | None = None) -> None:
+        self.runner = runner
+        self.settings = settings or MetricsSettings()
+        self.dsp = dsp or self.settings.dsp_settings()
+        s = self.settings
+        self.sensors = {x.sensor_id: x for x in sensors if x.runner == runner.name}
+        self.chains = {sid: SensorChain(info, self.dsp) for sid, info in self.sensors.items()}
+        self._last_data: dict[str, float] = {}
+        self.fusion = StepFusion(s.match_tolerance_s, self.dsp.back.min_step_s, self.dsp.back.max_step_s)
+        self.rolling = RollingWindow(runner.name, s.rolling_window_s)
+        places = {x.placement for x in self.sensors.values()}
+        self._impact_from_shoe = {Side.LEFT: Placement.LEFT_FOOT in places,
+                                  Side.RIGHT: Placement.RIGHT_FOOT in places}
+        self._lean: deque[tuple[float, float, float]] = deque()
+        self._next_posture_s: float | None = None
+        self._next_rolling_s: float | None = None
+        self._step_times: deque[float] = deque(maxlen=s.cadence_smoothing_steps)
+        self._speed: SpeedSample | None = None
+        self._now = -math.inf
+
+    # -- RecordStage ----------------------------------------------------------------------------
+    def update(self, item: BusItem) -> list[Record]:
+        if isinstance(item, SpeedSample):
+            if item.sensor_id in self.sensors or item.sensor_id.startswith(self.runner.name + "/"):
+                self._speed = item
+                self.rolling.add_speed(item)
+            return []
+        if not isinstance(item, SampleBlock | Gap):
+            return []
+        chain = self.chains.get(item.sensor_id)
+        if chain is None:
+            return []
+        out: list[Record] = []
+        res = chain.update(item)
+        info = chain.info
+        for cal in res.calibrations:
+            matrix = tuple(float(v) for v in cal.sf_to_bf.ravel())
+            out.append(Calibration(self.runner.name, info.sensor_id, cal.time_s, matrix, cal.method,
+                                   cal.residual_deg))
+        out.extend(self._events(info, res.contacts))
+        self.fusion.add(info.placement, res.contacts)
+        if isinstance(item, SampleBlock) and len(item):
+            self._last_data[item.sensor_id] = item.end_s
+            self._now = max(self._now, item.end_s)
+        if res.lean:
+            out.extend(self._posture(res.lean_arrays()))
+        out.extend(self._steps(self.fusion.release(self._watermark())))
+        out.extend(self._rolling())
+        return out
+
+    def finish(self) -> list[Record]:
+        out: list[Record] = []
+        for chain in self.chains.values():
+            res = chain.update(Gap(chain.info.sensor_id, self._now, self._now, "end of stream"))
+            out.extend(self._events(chain.info, res.contacts))
+            self.fusion.add(chain.info.placement, res.contacts)
+        out.extend(self._steps(self.fusion.release(None)))
+        return out
+
+    # -- pieces ---------------------------------------------------------------------------------
+    def _watermark(self) -> float:
+        """Fusion may finish steps before this time: every live sensor has moved past it."""
+        wm = math.inf
+        stale = self.settings.stale_s
+        for sid, chain in self.chains.items():
+            last = self._last_data.get(sid)
+            if last is None or last < self._now - stale or not chain.calibrated:
+                continue
+            w = chain.watermark_s()
+            if w is None:
+                continue
+            wm = min(wm, w)
+        return wm if wm < math.inf else self._now - stale
+
+    def _events(self, info: SensorInfo, contacts: list[Contact]) -> list[Record]:
+        out: list[Record] = []
+        for c in contacts:
+            out.append(StepEvent(self.runner.name, c.ic_s, EventKind.INITIAL_CONTACT, c.side, info.sensor_id,
+                                 info.placement))
+            if c.tc_s is not None:
+                out.append(StepEvent(self.runner.name, c.tc_s, EventKind.TERMINAL_CONTACT, c.side,
+                                     info.sensor_id, info.placement))
+        return out
+
+    def _posture(self, lean: LeanSeries) -> list[Record]:
+        out: list[Record] = []
+        period = 1.0 / self.settings.posture_rate_hz
+        t = lean.time_s
+        keep_s = 2.0 * self.dsp.back.max_step_s + 1.0
+        for a, b, c in zip(t.tolist(), lean.lean_deg.tolist(), lean.lateral_deg.tolist(), strict=True):
+            self._lean.append((a, b, c))
+        while self._lean and self._lean[0][0] < t[-1] - keep_s:
+            self._lean.popleft()
+        if self._next_posture_s is None:
+            self._next_posture_s = math.ceil(float(t[0]) / period) * period
+        # One sample per tick: the first AHRS output at or after each tick.
+        ticks = np.arange(self._next_posture_s, float(t[-1]) + 1e-12, period)
+        if ticks.shape[0]:
+            idx = np.searchsorted(t, ticks - 1e-9)
+            for k in np.unique(idx).tolist():
+                out.append(PostureSample(self.runner.name, float(t[k]), float(lean.lean_deg[k]),
+                                         float(lean.lateral_deg[k])))
+                self.rolling.add_lean(float(t[k]), float(lean.lean_deg[k]), float(lean.lateral_deg[k]))
+            self._next_posture_s = float(ticks[-1]) + period
+        return out
+
+    def _mean_lean(self, t0: float, t1: float) -> float | None:
+        vals = [x[1] for x in self._lean if t0 <= x[0] < t1]
+        return sum(vals) / len(vals) if vals else None
+
+    def _steps(self, steps: list[FusedStep]) -> list[Record]:
+        out: list[Record] = []
+        for fs in steps:
+            out.append(self._step_metrics(fs))
+        return out
+
+    def _step_metrics(self, fs: FusedStep) -> StepMetrics:
+        td = fs.touchdown
+        ic = td.ic_s
+        side = td.side
+        step_time = ic - fs.prev_ic_s if fs.prev_ic_s is not None else None
+        cadence = 60.0 / step_time if step_time else None
+        if step_time is not None:
+            self._step_times.append(step_time)
+        elif fs.prev_ic_s is None:
+            self._step_times.clear()
+        smooth = 60.0 * len(self._step_times) / sum(self._step_times) if self._step_times else None
+        tc = td.tc_s
+        contact = (tc - ic) * 1000.0 if tc is not None else None
+        flight = (fs.next_ic_s - tc) * 1000.0 if tc is not None and fs.next_ic_s is not None else None
+        if flight is not None and flight < 0:
+            flight = 0.0
+        duty = None
+        if contact is not None and fs.next_ic_s is not None and fs.next_ic_s > ic:
+            duty = contact / (2000.0 * (fs.next_ic_s - ic))
+        imp = self._impact_contact(td.contacts, side)
+        shoe = next((td.contacts[p] for p in _FEET if p in td.contacts), None)
+        back = td.contacts.get(Placement.LOWER_BACK)
+        strike = shoe.strike_angle_deg if shoe is not None else None
+        lean_end = fs.next_ic_s if fs.next_ic_s is not None else ic + (step_time or 0.35)
+        speed = None
+        if self._speed is not None and self._speed.speed_mps is not None and \
+                abs(self._speed.time_s - ic) <= self.settings.speed_max_age_s:
+            speed = self._speed.speed_mps
+        step = StepMetrics(
+            runner=self.runner.name, time_s=ic, side=side, step_time_s=step_time, cadence_spm=cadence,
+            cadence_smooth_spm=smooth, contact_time_ms=contact, flight_time_ms=flight, duty_factor=duty,
+            impact_g=None if imp is None else imp.impact_g,
+            loading_rate_gps=None if imp is None else imp.loading_rate_gps,
+            impact_saturated=bool(imp is not None and imp.saturated),
+            vertical_oscillation_cm=None if back is None else back.vertical_oscillation_cm,
+            strike_angle_deg=strike, strike_class=classify_strike(strike),
+            trunk_lean_deg=self._mean_lean(ic, lean_end), speed_mps=speed, sources=td.sources)
+        self.rolling.add_step(step)
+        return step
+
+    def _impact_contact(self, contacts: dict[Placement, Contact], side: Side) -> Contact | None:
+        if self._impact_from_shoe.get(side):
+            return contacts.get(Placement.LEFT_FOOT if side is Side.LEFT else Placement.RIGHT_FOOT)
+        return contacts.get(Placement.LOWER_BACK)
+
+    def _rolling(self) -> list[Record]:
+        if self._now == -math.inf:
+            return []
+        if self._next_rolling_s is None:
+            self._next_rolling_s = float(math.floor(self._now) + 1)
+        out: list[Record] = []
+        while self._now >= self._next_rolling_s:
+            out.append(self.rolling.emit(self._next_rolling_s))
+            self._next_rolling_s += 1.0
+        return out
