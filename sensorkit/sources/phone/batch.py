@@ -79,6 +79,7 @@ class PhoneBatch:
     message_id: int | None = None
     session_id: str | None = None
     device_id: str | None = None
+    battery_pct: float | None = None
 
     @property
     def latest_device_s(self) -> float | None:
