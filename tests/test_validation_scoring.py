@@ -9,6 +9,7 @@ from sensorkit.validation.scoring import (
     cadence_windows_spm,
     match_events,
     paired_errors,
+    pause_scores,
     rmse,
     series_rmse,
     strike_class_accuracy,
@@ -113,3 +114,17 @@ def test_series_rmse_interpolates_truth_at_detected_times():
     assert series_rmse(dt, 5.0 + np.sin(dt) + 1.5, tt, truth) == pytest.approx(1.5)
     windowed = series_rmse(dt, 5.0 + np.sin(dt), tt, truth, start_s=2.0, end_s=3.0)
     assert windowed == pytest.approx(0.0, abs=1e-4)
+
+
+def test_pause_scores_ignore_the_edges_of_each_pause():
+    t = np.arange(0.0, 100.0, 1.0)
+    pauses = [(40.0, 60.0)]
+    detected = (t >= 42.0) & (t <= 58.0)  # noticed 2 s late, restarted 2 s early
+    score = pause_scores(t, detected, pauses, margin_s=3.0)
+    assert score.recall == 1.0
+    assert score.false_alarm == 0.0
+    detected[10] = True  # one false stop while running
+    detected[50] = False  # one missed second of standing
+    score = pause_scores(t, detected, pauses, margin_s=3.0)
+    assert score.false_alarm == pytest.approx(1 / score.n_moving)
+    assert score.recall == pytest.approx(1 - 1 / score.n_pause)

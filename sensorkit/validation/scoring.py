@@ -149,3 +149,33 @@ def series_rmse(detected_t: ArrayLike, detected_v: ArrayLike, truth_t: ArrayLike
     tt, tv = _f64(truth_t), _f64(truth_v)
     sel = (dt >= max(start_s, tt[0])) & (dt <= min(end_s, tt[-1])) & np.isfinite(dv)
     return rmse(dv[sel] - np.interp(dt[sel], tt, tv))
+
+
+@dataclass(frozen=True, slots=True)
+class PauseScore:
+    """Agreement of a per-time ``paused`` flag with reference pause spans.
+
+    ``recall``: share of reference-pause times flagged paused; ``false_alarm``: share of
+    moving times flagged paused. Times within ``margin_s`` of a span edge are not scored
+    (a detector needs a moment to notice a stop or a restart).
+    """
+
+    recall: float
+    false_alarm: float
+    n_pause: int
+    n_moving: int
+
+
+def pause_scores(time_s: ArrayLike, paused: ArrayLike, pauses_s: list[tuple[float, float]] | tuple[
+        tuple[float, float], ...], margin_s: float = 3.0) -> PauseScore:
+    t = _f64(time_s)
+    flag = np.asarray(paused, dtype=bool).reshape(-1)
+    inside = np.zeros(t.shape[0], dtype=bool)
+    near = np.zeros(t.shape[0], dtype=bool)
+    for a, b in pauses_s:
+        inside |= (t >= a) & (t <= b)
+        near |= (np.abs(t - a) < margin_s) | (np.abs(t - b) < margin_s)
+    in_pause, moving = inside & ~near, ~inside & ~near
+    recall = float(flag[in_pause].mean()) if in_pause.any() else float("nan")
+    false_alarm = float(flag[moving].mean()) if moving.any() else float("nan")
+    return PauseScore(recall, false_alarm, int(in_pause.sum()), int(moving.sum()))
