@@ -146,6 +146,8 @@ class PodAssembler:
             self._disconnected = False
             lost = tp.lost_before if tp.lost_before else samples_between(start, end, rate)
             return [self._gap(start, end, "disconnected", lost)]
+        if tp.clock_jump:
+            return [self._gap(start, end, "clock jump", tp.lost_before)]
         if tp.lost_before:
             return [
                 self._gap(
@@ -162,9 +164,7 @@ class PodAssembler:
         self.stats.lost_samples += lost
         return Gap(self.sensor_id, start, max(end, start), reason, lost)
 
-    def _block(
-        self, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray | None, mag: np.ndarray | None
-    ) -> SampleBlock:
+    def _block(self, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray | None, mag: np.ndarray | None) -> SampleBlock:
         self.stats.samples += int(t.shape[0])
         return SampleBlock(self.sensor_id, t, acc, gyr, mag)
 

@@ -36,7 +36,7 @@ def wrap_ble_error(exc: BaseException, what: str) -> SensorkitError:
         return AdapterError(no_adapter_message(str(exc.reason.name.lower().replace("_", " "))))
     if isinstance(exc, FileNotFoundError | ConnectionRefusedError | PermissionError):
         # BlueZ is reached over the D-Bus system socket: missing socket = no Bluetooth stack
-        return AdapterError(no_adapter_message(f"{type(exc).__name__}: {exc}"))
+        return AdapterError(no_adapter_message("the BlueZ service is not reachable over D-Bus"))
     if isinstance(exc, BleakDeviceNotFoundError | TimeoutError):
         return SensorUnavailableError(f"{what}: device not reachable ({exc or 'timed out'})")
     if isinstance(exc, BleakCharacteristicNotFoundError):

@@ -154,9 +154,7 @@ class PodLink:
         return bytes(await self._gatt(f"read {uuid}", self.client.read_gatt_char(self._char(uuid))))
 
     async def write(self, uuid: str, data: bytes, *, response: bool = True) -> None:
-        await self._gatt(
-            f"write {uuid}", self.client.write_gatt_char(self._char(uuid), data, response=response)
-        )
+        await self._gatt(f"write {uuid}", self.client.write_gatt_char(self._char(uuid), data, response=response))
 
     async def subscribe(self, uuid: str) -> None:
         ch = self._char(uuid)

@@ -154,6 +154,4 @@ def build_ble_sources(
         entries = [RunnerPods(runner=name, pods=list(pods)) for name, pods in runners.items()]
     else:
         entries = list(runners)
-    return [
-        BlePodSource(e.runner, e.pods, clock, backend=backend, settings=settings) for e in entries if e.pods
-    ]
+    return [BlePodSource(e.runner, e.pods, clock, backend=backend, settings=settings) for e in entries if e.pods]

@@ -26,7 +26,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sensorkit.ble.profiles.base import ImuPacket, StreamSpec, Timing
-from sensorkit.sources.clock_sync import ClockSync, ClockSyncSettings
+from sensorkit.sources.clock_sync import ClockSync, ClockSyncSettings, SyncStatus
+
+ARRIVAL_SYNC = ClockSyncSettings(min_drift_span_s=5.0, early_threshold_s=0.25, max_drift_ppm=50_000.0)
+"""Streams timed by a sample counter: the "clock" is the sensor's ODR, which can be off by a
+percent, so drift is fitted early and allowed to be large."""
 
 F64 = NDArray[np.float64]
 
@@ -100,6 +104,8 @@ class TimedPacket:
     lost_before: int
     gap_start_s: float | None
     """Host time of the last sample before the loss (None when nothing was lost)."""
+    clock_jump: bool = False
+    """The device clock jumped (reboot, reset) right before this packet: the mapping stepped."""
 
 
 class StreamTimer:
@@ -117,6 +123,8 @@ class StreamTimer:
     ) -> None:
         self.spec = spec
         self.name = name
+        if sync_settings is None and spec.timing is Timing.ARRIVAL:
+            sync_settings = ARRIVAL_SYNC
         self.sync = ClockSync(sync_settings, name=name)
         self._time = Unwrapper(spec.clock_wrap_s)
         self._seq = Unwrapper(spec.sequence_wrap)
@@ -220,14 +228,15 @@ class StreamTimer:
         return self._finish(p, dev_s, arrival_s, lost)
 
     def _finish(self, p: ImuPacket, dev_s: F64, arrival_s: float, lost: int) -> TimedPacket:
-        host = self.sync.align(dev_s, arrival_s).host_s
+        aligned = self.sync.align(dev_s, arrival_s)
+        host = aligned.host_s
         if self._last_host_s is not None and host[0] <= self._last_host_s:
             # keep the stream strictly increasing whatever the fit did at a jump
             host = host + (self._last_host_s - host[0] + 1e-6)
         gap_start = self._last_host_s if lost else None
         self.lost_samples += lost
         self._last_host_s = float(host[-1])
-        return TimedPacket(p, host, lost, gap_start)
+        return TimedPacket(p, host, lost, gap_start, aligned.status is SyncStatus.JUMP)
 
     @property
     def last_host_s(self) -> float | None:

@@ -69,9 +69,7 @@ class BumbleBleakClient(BaseBleakClient):
     ) -> None:
         super().__init__(address_or_ble_device, disconnected_callback=disconnected_callback, timeout=timeout)
         self._target = to_address(address_or_ble_device)
-        self._device_name = (
-            address_or_ble_device.name if isinstance(address_or_ble_device, BLEDevice) else None
-        )
+        self._device_name = address_or_ble_device.name if isinstance(address_or_ble_device, BLEDevice) else None
         self._conn: Connection | None = None
         self._peer: Peer | None = None
         self._chars: dict[int, CharacteristicProxy[bytes]] = {}
@@ -97,9 +95,7 @@ class BumbleBleakClient(BaseBleakClient):
             log.debug("pairing is not supported by the bumble backend; connecting without it")
         device = self.central.device
         try:
-            conn = await asyncio.wait_for(
-                device.connect(self._target, timeout=self._timeout), self._timeout + 1
-            )
+            conn = await asyncio.wait_for(device.connect(self._target, timeout=self._timeout), self._timeout + 1)
         except (TimeoutError, core.TimeoutError, core.CommandTimeoutError) as exc:
             with_cancel = device.is_le_connecting
             if with_cancel:
@@ -200,12 +196,8 @@ class BumbleBleakClient(BaseBleakClient):
     ) -> bytearray:
         return bytearray(await self._att(self._need_peer().read_value(descriptor.handle)))
 
-    async def write_gatt_char(
-        self, characteristic: BleakGATTCharacteristic, data: SizedBuffer, response: bool
-    ) -> None:
-        await self._att(
-            self._need_peer().write_value(characteristic.handle, bytes(data), with_response=response)
-        )
+    async def write_gatt_char(self, characteristic: BleakGATTCharacteristic, data: SizedBuffer, response: bool) -> None:
+        await self._att(self._need_peer().write_value(characteristic.handle, bytes(data), with_response=response))
 
     async def write_gatt_descriptor(self, descriptor: BleakGATTDescriptor, data: SizedBuffer) -> None:
         await self._att(self._need_peer().write_value(descriptor.handle, bytes(data), with_response=True))

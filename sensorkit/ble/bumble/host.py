@@ -85,9 +85,7 @@ class BumbleCentral:
                 self._transport = await open_transport(self._transport_spec)
             except (OSError, ValueError) as exc:
                 raise AdapterError(f"cannot open HCI transport {self._transport_spec!r}: {exc}") from exc
-            device = Device.with_hci(
-                self.name, Address(self.address), self._transport.source, self._transport.sink
-            )
+            device = Device.with_hci(self.name, Address(self.address), self._transport.source, self._transport.sink)
         await device.power_on()
         self._device = device
         return self

@@ -38,34 +38,24 @@ class DiyPodEmulator(EmulatedPeripheral):
     def _on_control(self, connection: Connection, value: bytes) -> None:
         if value[:1] == bytes([diy_pod.OP_STOP]):
             self.stop_stream()
-            self.spawn(
-                self.notify(self.control_char, bytes([diy_pod.RESPONSE, diy_pod.OP_STOP, 0]), indicate=True)
-            )
+            self.spawn(self.notify(self.control_char, bytes([diy_pod.RESPONSE, diy_pod.OP_STOP, 0]), indicate=True))
             return
         try:
             cfg = diy_pod.parse_start_command(bytes(value))
         except Exception:
-            self.spawn(
-                self.notify(self.control_char, diy_pod.start_response(diy_pod.STATUS_BAD_OP), indicate=True)
-            )
+            self.spawn(self.notify(self.control_char, diy_pod.start_response(diy_pod.STATUS_BAD_OP), indicate=True))
             return
         if (
             cfg.rate_hz not in diy_pod.RATES_HZ
             or cfg.acc_range_g not in diy_pod.ACC_RANGES_G
             or cfg.gyr_range_dps not in diy_pod.GYR_RANGES_DPS
         ):
-            self.spawn(
-                self.notify(
-                    self.control_char, diy_pod.start_response(diy_pod.STATUS_BAD_PARAM), indicate=True
-                )
-            )
+            self.spawn(self.notify(self.control_char, diy_pod.start_response(diy_pod.STATUS_BAD_PARAM), indicate=True))
             return
         n = diy_pod.samples_per_packet(connection.att_mtu, cfg.rate_hz)
         if n == 0:
             self.spawn(
-                self.notify(
-                    self.control_char, diy_pod.start_response(diy_pod.STATUS_MTU_TOO_SMALL), indicate=True
-                )
+                self.notify(self.control_char, diy_pod.start_response(diy_pod.STATUS_MTU_TOO_SMALL), indicate=True)
             )
             return
         agreed = diy_pod.DiyConfig(cfg.rate_hz, cfg.acc_range_g, cfg.gyr_range_dps, n)

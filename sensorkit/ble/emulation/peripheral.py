@@ -194,9 +194,7 @@ class EmulatedPeripheral(abc.ABC):
         self.connection = connection
         self.stats.connections += 1
         connection.on("disconnection", lambda reason: self._on_disconnection(connection))
-        connection.on(
-            "connection_att_mtu_update", lambda: setattr(self.stats, "last_mtu", connection.att_mtu)
-        )
+        connection.on("connection_att_mtu_update", lambda: setattr(self.stats, "last_mtu", connection.att_mtu))
         self.on_connected(connection)
 
     def _on_disconnection(self, connection: Connection) -> None:
@@ -248,9 +246,7 @@ class EmulatedPeripheral(abc.ABC):
         if task is not None and not task.done():
             task.cancel()
 
-    async def notify(
-        self, characteristic: gatt.Characteristic[Any], value: bytes, *, indicate: bool = False
-    ) -> None:
+    async def notify(self, characteristic: gatt.Characteristic[Any], value: bytes, *, indicate: bool = False) -> None:
         conn = self.connection
         if conn is None:
             return

@@ -100,6 +100,12 @@ class MovesenseDriver(PodDriver):
         return f"/Meas/{'IMU6' if self.with_gyro else 'Acc'}/{rate_hz}"
 
     async def start(self, port: GattPort) -> StreamFormat:
+        per_sample = 24 if self.with_gyro else 12
+        if port.mtu - 3 < 2 + 4 + per_sample:
+            raise ProtocolError(
+                f"Movesense {self.path(0).rsplit('/', 1)[0]} needs an ATT MTU of at least "
+                f"{9 + per_sample} for one sample per notification; the link has {port.mtu}"
+            )
         await port.subscribe(uuids.MOVESENSE_DATA)
         rate = int(nearest(self.info.rates_hz, self.request.rate_hz, self.info.default_rate_hz))
         command = subscribe_command(REFERENCE, self.path(rate))

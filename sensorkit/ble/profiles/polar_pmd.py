@@ -124,9 +124,7 @@ def parse_settings(params: bytes) -> dict[int, list[int]]:
         if end > len(params):
             raise DecodeError(f"PMD settings: setting {sid} needs {count * size} bytes")
         signed = sid == RANGE_MILLIUNIT
-        out[sid] = [
-            int.from_bytes(params[j : j + size], "little", signed=signed) for j in range(i, end, size)
-        ]
+        out[sid] = [int.from_bytes(params[j : j + size], "little", signed=signed) for j in range(i, end, size)]
         i = end
     return out
 
@@ -165,10 +163,7 @@ def decode_delta_frames(payload: bytes, channels: int, resolution_bits: int) -> 
     head = channels * ref_size
     require_length(payload, head, "PMD compressed frame")
     ref = np.array(
-        [
-            int.from_bytes(payload[c * ref_size : (c + 1) * ref_size], "little", signed=True)
-            for c in range(channels)
-        ],
+        [int.from_bytes(payload[c * ref_size : (c + 1) * ref_size], "little", signed=True) for c in range(channels)],
         dtype=np.int64,
     )
     rows = [ref[None, :]]
@@ -286,9 +281,7 @@ class PolarPmdDriver(PodDriver):
         resp = parse_response(raw)
         params = resp.params
         while resp.more:  # long answers come in several indications
-            raw = await port.expect(
-                uuids.PMD_CONTROL, lambda b: len(b) >= 3 and b[0] == 0xF0, RESPONSE_TIMEOUT_S
-            )
+            raw = await port.expect(uuids.PMD_CONTROL, lambda b: len(b) >= 3 and b[0] == 0xF0, RESPONSE_TIMEOUT_S)
             resp = parse_response(raw)
             params += resp.params
         return PmdResponse(resp.op, resp.measurement, resp.status, False, params)
