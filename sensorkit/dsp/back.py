@@ -283,7 +283,7 @@ class BackStepDetector:
         if p1 is None:
             p1 = float(k)
         pos = p1
-        if p2 is not None and p2 != p1:
+        if p2 is not None and p2 != p1 and s.edge_upper_g != s.contact_g:
             slope = (s.edge_upper_g - s.contact_g) / (p2 - p1)  # g per sample, signed
             pos = p1 - (s.contact_g - s.flight_g) / slope
             pos = min(max(pos, p1 - 0.08 * self.fs), p1 + 0.08 * self.fs)

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from sensorkit.dsp.base import History
 from sensorkit.dsp.chain import DspSettings, SensorChain
 from sensorkit.dsp.contacts import Contact
 from sensorkit.dsp.posture import LeanSeries
@@ -63,7 +64,8 @@ class RunnerMetrics:
         places = {x.placement for x in self.sensors.values()}
         self._impact_from_shoe = {Side.LEFT: Placement.LEFT_FOOT in places,
                                   Side.RIGHT: Placement.RIGHT_FOOT in places}
-        self._lean: deque[tuple[float, float, float]] = deque()
+        keep_s = self.dsp.calibration.max_warmup_s + 4 * self.dsp.back.max_step_s + 5.0
+        self._lean = History(3, round(keep_s * self.dsp.posture.ahrs_rate_hz) + 16)  # t, lean, lateral
         self._next_posture_s: float | None = None
         self._next_rolling_s: float | None = None
         self._step_times: deque[float] = deque(maxlen=s.cadence_smoothing_steps)
@@ -138,11 +140,7 @@ class RunnerMetrics:
         out: list[Record] = []
         period = 1.0 / self.settings.posture_rate_hz
         t = lean.time_s
-        keep_s = 2.0 * self.dsp.back.max_step_s + 1.0
-        for a, b, c in zip(t.tolist(), lean.lean_deg.tolist(), lean.lateral_deg.tolist(), strict=True):
-            self._lean.append((a, b, c))
-        while self._lean and self._lean[0][0] < t[-1] - keep_s:
-            self._lean.popleft()
+        self._lean.append(np.column_stack([t, lean.lean_deg, lean.lateral_deg]))
         if self._next_posture_s is None:
             self._next_posture_s = math.ceil(float(t[0]) / period) * period
         # One sample per tick: the first AHRS output at or after each tick.
@@ -157,8 +155,9 @@ class RunnerMetrics:
         return out
 
     def _mean_lean(self, t0: float, t1: float) -> float | None:
-        vals = [x[1] for x in self._lean if t0 <= x[0] < t1]
-        return sum(vals) / len(vals) if vals else None
+        held = self._lean.view(self._lean.start, self._lean.end)
+        a, b = np.searchsorted(held[:, 0], [t0, t1])
+        return float(held[a:b, 1].mean()) if b > a else None
 
     def _steps(self, steps: list[FusedStep]) -> list[Record]:
         out: list[Record] = []
