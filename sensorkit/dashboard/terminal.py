@@ -64,7 +64,9 @@ class TerminalView:
 
     def __init__(self, refresh_hz: float = 2.0, console: Console | None = None,
                  stats: Callable[[], SessionStats] | None = None, title: str = "sensorkit") -> None:
-        self.console = console or Console(stderr=False)
+        self.console = console or Console()
+        if console is None and not self.console.is_terminal:
+            self.console = Console(width=150)  # a log or a pipe: do not squeeze the table to 80 columns
         self.refresh_s = 1.0 / refresh_hz
         self.runners: dict[str, RunnerView] = collections.defaultdict(RunnerView)
         self.cues: collections.deque[Cue] = collections.deque(maxlen=6)
@@ -124,9 +126,9 @@ class TerminalView:
 
     def _plain_line(self, name: str, v: RunnerView) -> str:
         r = v.rolling
-        return (f"[{_clock(self._data_time)}] {name}: cadence {_fmt(_field(r, "cadence_spm"))} spm, "
-                f"contact {_fmt(_field(r, "contact_time_ms"))} ms, impact {_fmt(_field(r, "impact_g"), '.1f')} g, "
-                f"lean {_fmt(v.lean_deg, '.1f')} deg, fatigue {_fmt(_field(v.fatigue, "score"))}")
+        return (f"[{_clock(self._data_time)}] {name}: cadence {_fmt(_field(r, 'cadence_spm'))} spm, "
+                f"contact {_fmt(_field(r, 'contact_time_ms'))} ms, impact {_fmt(_field(r, 'impact_g'), '.1f')} g, "
+                f"lean {_fmt(v.lean_deg, '.1f')} deg, fatigue {_fmt(_field(v.fatigue, 'score'))}")
 
     def render(self) -> Group:
         table = Table(title=f"{self._title}  {_clock(self._data_time)}", expand=False)
@@ -168,10 +170,13 @@ class TerminalView:
     def _health_text(v: RunnerView) -> str:
         if not v.health:
             return "-"
-        bits = []
-        for h in sorted(v.health.values(), key=lambda h: h.sensor_id):
-            mark = "ok" if h.connected else "LOST"
-            extra = f" lost {h.lost_samples}" if h.lost_samples else ""
-            batt = f" {h.battery_pct:.0f}%" if h.battery_pct is not None else ""
-            bits.append(f"{h.placement.value}:{mark}{extra}{batt}")
-        return ", ".join(bits)
+        hs = list(v.health.values())
+        up = sum(h.connected for h in hs)
+        text = f"{up}/{len(hs)} up"
+        lost = sum(h.lost_samples for h in hs)
+        if lost:
+            text += f", lost {lost}"
+        batteries = [h.battery_pct for h in hs if h.battery_pct is not None]
+        if batteries:
+            text += f", batt {min(batteries):.0f}%"
+        return text
