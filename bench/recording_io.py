@@ -1,4 +1,4 @@
-"""Recording write/read throughput for a 1-hour, 3-pod, 200 Hz session (2.16 M samples per pod).
+"""Recording write/read throughput for a 1-hour, 3-pod, 200 Hz session (720 k samples per pod, 2.16 M in all).
 
 Run: ``python -m bench.recording_io [--minutes 60] [--block-ms 40] [--keep DIR]``
 

@@ -36,6 +36,7 @@ from sensorkit.model import (
 )
 from sensorkit.pipeline.session import Session
 from sensorkit.store.recording import CorruptRecordingError, RecordingReader, RecordingWriter
+from sensorkit.store.recording.settings import RecordingSettings
 from sensorkit.store.recording.sink import RecordingSink
 from tests.support.sources import CollectSink, ListSource, ramp_blocks, sensor
 
@@ -298,3 +299,13 @@ async def test_the_sink_refuses_to_start_where_it_cannot_write(tmp_path: Path) -
     with pytest.raises(RecordingError, match="cannot create the recording"):
         async with sink:
             pass
+
+
+def test_settings_name_recordings_after_start_time_and_session() -> None:
+    info = SessionInfo("club run/3", 1_700_000_000.0, (), (), "test")
+    path = RecordingSettings(directory=Path("out"), name="{session_id}-{start:%Y}").path_for(info)
+    assert path == Path("out") / "club_run_3-2023.skrec"
+    with pytest.raises(ValueError, match="not a valid name template"):
+        RecordingSettings(name="{runner}")
+    with pytest.raises(ValueError, match="flush_interval_s"):
+        RecordingSettings(flush_interval_s=5.0)  # a crash could then lose more than a second

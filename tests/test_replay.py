@@ -61,8 +61,8 @@ def _stream(info: SensorInfo, duration_s: float, offset_s: float, per_block: int
 
 def _session_items(duration_s: float = 6.0) -> list[SourceItem]:
     """Three pods at different rates and phases, a gap on one, speed and health readings."""
-    streams = [_stream(BACK, duration_s, 0.0013, 9, 1, gap=(2.0, 2.7)), _stream(LEFT, duration_s, 0.004, 5, 2),
-               _stream(RIGHT, duration_s, 0.011, 3, 3)]
+    streams = [_stream(BACK, duration_s, 0.0013, 9, 1, gap=(2.0, 2.7)),
+               _stream(LEFT, duration_s, 0.004, 5, 2), _stream(RIGHT, duration_s, 0.011, 3, 3)]
     items: list[SourceItem] = []
     for group in zip(*[s[:min(map(len, streams))] for s in streams], strict=True):
         items.extend(group)
@@ -99,6 +99,10 @@ def _fingerprint(items: list[SourceItem]) -> list[object]:
     return out
 
 
+def _blocks_of(items: list[SourceItem], sensor_id: str) -> list[SampleBlock]:
+    return [b for b in items if isinstance(b, SampleBlock) and b.sensor_id == sensor_id]
+
+
 def _release_time(x: SourceItem) -> float:
     if isinstance(x, SampleBlock):
         return x.end_s
@@ -110,13 +114,16 @@ async def test_replay_is_a_source_whose_sensors_come_from_the_metadata(recording
     assert isinstance(src, Source)
     assert list(src.sensors) == [BACK, LEFT, RIGHT]
     assert src.info == INFO
+    again = src.replay_info()
+    assert again.session_id == "orig-replay" and again.notes["replay_of"] == str(recording)
+    assert again.sensors == INFO.sensors and again.start_unix_s == INFO.start_unix_s
 
 
 async def test_every_recorded_sample_comes_back_exactly_in_time_order(recording: Path) -> None:
     items = await _collect(ReplaySource(recording, speed=math.inf))
     reader = RecordingReader(recording)
     for s in INFO.sensors:
-        got = SampleBlock.concat([b for b in items if isinstance(b, SampleBlock) and b.sensor_id == s.sensor_id])
+        got = SampleBlock.concat(_blocks_of(items, s.sensor_id))
         want = reader.samples(s.sensor_id)
         assert _fingerprint([got]) == _fingerprint([want])
     times = [_release_time(x) for x in items]
@@ -133,7 +140,8 @@ async def test_blocks_follow_a_fixed_grid_and_never_straddle_a_gap(recording: Pa
     k = next(i for i, x in enumerate(items) if isinstance(x, Gap))
     gap = items[k]
     assert isinstance(gap, Gap)
-    back = [(i, b) for i, b in enumerate(items) if isinstance(b, SampleBlock) and b.sensor_id == BACK.sensor_id]
+    back = [(i, b) for i, b in enumerate(items)
+            if isinstance(b, SampleBlock) and b.sensor_id == BACK.sensor_id]
     before = [b for i, b in back if i < k]
     after = [b for i, b in back if i > k]
     assert before[-1].end_s <= gap.start_s and after[0].start_s >= gap.end_s
@@ -219,7 +227,7 @@ class UpwardZeroCrossings:
 
 
 async def _run(source: Source, path: Path) -> RecordingReader:
-    info = INFO if not isinstance(source, ReplaySource) else source.info
+    info = INFO if not isinstance(source, ReplaySource) else source.replay_info()
     await Session(info, [source], {"ann": [UpwardZeroCrossings()]}, [RecordingSink(path, info)]).run()
     return RecordingReader(path)
 
@@ -230,6 +238,7 @@ async def test_replayed_metrics_equal_the_live_runs_at_any_speed(tmp_path: Path)
     assert len(events) > 20
     for name, speed in (("max", math.inf), ("x1000", 1000.0)):
         replayed = await _run(ReplaySource(live.path, speed=speed), tmp_path / f"{name}.skrec")
+        assert replayed.info.session_id == "orig-replay"
         assert sorted(map(repr, replayed.records(StepEvent))) == sorted(map(repr, events)), name
         assert replayed.gaps() == live.gaps()
         for s in INFO.sensors:

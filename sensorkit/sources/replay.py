@@ -14,6 +14,7 @@ speed or health reading at its ``time_s``. Ties go gap, block, speed, health, th
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import math
 import time
@@ -121,6 +122,15 @@ class ReplaySource:
     def info(self) -> SessionInfo:
         """The recorded session's metadata (runners, sensors, start time)."""
         return self.reader.info
+
+    def replay_info(self, session_id: str | None = None) -> SessionInfo:
+        """SessionInfo for the replay session: the recorded one under a new id, noting its origin.
+
+        Times stay on the recorded host timeline, so replayed records line up with the original.
+        """
+        info = self.reader.info
+        notes = {**info.notes, "replay_of": str(self.reader.path), "replay_of_session": info.session_id}
+        return dataclasses.replace(info, session_id=session_id or f"{info.session_id}-replay", notes=notes)
 
     @property
     def end_time_s(self) -> float:

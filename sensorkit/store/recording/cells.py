@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import types
@@ -90,6 +91,7 @@ def _parser_for(tp: Any) -> tuple[Parser, bool]:
     return str, optional
 
 
+@functools.cache
 def field_parsers(cls: type) -> dict[str, tuple[Parser, bool]]:
     """Column name -> (parser, optional) for a record dataclass."""
     hints = typing.get_type_hints(cls)

@@ -69,6 +69,9 @@ def dtype_from_json(spec: object) -> np.dtype:
     dtype = np.dtype(fields)
     if dtype.names is None or dtype.names[0] != "time_s":
         raise ValueError("the first field must be time_s")
+    for name in dtype.names:
+        if dtype[name].str not in ("<f8", "<f4"):
+            raise ValueError(f"field {name!r} has type {dtype[name].str!r}; only <f8 and <f4 are allowed")
     return dtype
 
 

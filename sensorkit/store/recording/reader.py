@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import Any, Self
 
@@ -109,9 +109,9 @@ class RecordingReader:
         name = spec.get("file") if isinstance(spec, dict) else None
         if not isinstance(name, str):
             raise CorruptRecordingError(meta_path, f"{where}: missing 'file'", column=where)
-        path = (self.path / name)
-        root = self.path.resolve()
-        if root not in path.resolve().parents:
+        rel = PurePosixPath(name)
+        path = self.path / rel
+        if rel.is_absolute() or ".." in rel.parts or not rel.parts:
             raise CorruptRecordingError(meta_path, f"{where}: file {name!r} is outside the recording",
                                         column=where)
         if not path.is_file():

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sensorkit.model import SessionInfo
 from sensorkit.store.recording.layout import SUFFIX
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 class RecordingSettings(BaseModel):
@@ -42,8 +45,21 @@ class RecordingSettings(BaseModel):
         1024, ge=1, description="Bus items that may wait for the recording before the pipeline "
                                 "slows down (the recording never drops data to keep up).")
 
+    @field_validator("name")
+    @classmethod
+    def _name_formats(cls, value: str) -> str:
+        try:
+            value.format(start=datetime(2000, 1, 1), session_id="s")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"{value!r} is not a valid name template ({exc!r}); "
+                             "use {start:...} and {session_id}") from None
+        return value
+
     def path_for(self, info: SessionInfo) -> Path:
-        """The recording directory for ``info``, e.g. ``recordings/20250101-073000_s1.skrec``."""
+        """The recording directory for ``info``, e.g. ``recordings/20250101-073000_s1.skrec``.
+
+        Characters that are unsafe in file names (``/``, spaces, ...) become ``_``.
+        """
         start = datetime.fromtimestamp(info.start_unix_s)
-        stem = self.name.format(start=start, session_id=info.session_id)
-        return self.directory / f"{stem}{SUFFIX}"
+        stem = _UNSAFE.sub("_", self.name.format(start=start, session_id=info.session_id)).strip("._")
+        return self.directory / f"{stem or 'session'}{SUFFIX}"

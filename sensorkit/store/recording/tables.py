@@ -45,6 +45,9 @@ def read_table_text(path: Path) -> TableText:
     total_lines = text.count("\n")
     try:
         header = next(reader)
+    except csv.Error as exc:
+        raise CorruptRecordingError(str(path), f"malformed header: {exc}", line=1) from exc
+    try:
         line = reader.line_num + 1
         for row in reader:
             rows.append(row)
