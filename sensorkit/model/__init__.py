@@ -6,6 +6,8 @@ import dataclasses
 from enum import Enum
 from typing import Any
 
+import numpy as np
+
 from sensorkit.model.records import (
     Calibration,
     Cue,
@@ -59,11 +61,21 @@ RECORD_NAMES: dict[type, str] = {
 
 
 def to_row(record: Any) -> dict[str, Any]:
-    """Flat JSON-ready dict of a record: enums as their values, dict fields kept as dicts."""
+    """Flat JSON-ready dict of a record: enums as their values, numpy scalars as Python numbers.
+
+    Every sink serialises through this, so a stage that hands over ``np.float64`` still
+    produces ``3.1`` in files and payloads, not ``np.float64(3.1)``.
+    """
     out: dict[str, Any] = {}
     for f in dataclasses.fields(record):
         v = getattr(record, f.name)
-        out[f.name] = v.value if isinstance(v, Enum) else v
+        if isinstance(v, Enum):
+            v = v.value
+        elif isinstance(v, np.generic):
+            v = v.item()
+        elif isinstance(v, dict):
+            v = {k: (x.item() if isinstance(x, np.generic) else x) for k, x in v.items()}
+        out[f.name] = v
     return out
 
 
