@@ -8,6 +8,7 @@ Quick use::
 See ``docs/simulator.md`` for the model, the conventions and the truth API.
 """
 
+from sensorkit.sources.simulator.feed import ItemFeed, PodCounters
 from sensorkit.sources.simulator.presets import demo_runners, fatigue_config, steady_config
 from sensorkit.sources.simulator.profile import (
     STRIKE_ANGLE_DEG,
@@ -20,12 +21,13 @@ from sensorkit.sources.simulator.profile import (
 )
 from sensorkit.sources.simulator.run import PodChunk, SimulatedRun
 from sensorkit.sources.simulator.settings import SimulatorSettings
-from sensorkit.sources.simulator.source import PodCounters, SimulatorSource
+from sensorkit.sources.simulator.source import SimulatorSource
 from sensorkit.sources.simulator.truth import RunTruth, StepTable, StepTruth, strike_class_of
 
 __all__ = [
     "STRIKE_ANGLE_DEG",
     "FatigueProfile",
+    "ItemFeed",
     "PodChunk",
     "PodConfig",
     "PodCounters",
