@@ -235,6 +235,38 @@ def test_back_gyro_integrates_to_the_true_orientation() -> None:
     assert truth[-1] > 8.0
 
 
+def test_an_ahrs_recovers_the_trunk_lean_and_its_fatigue_increase() -> None:
+    """imufusion (revised Madgwick, gain 0.5, 10 deg acceleration rejection) on the back pod."""
+    imufusion = pytest.importorskip("imufusion")
+    fatigue = FatigueProfile(onset_s=40.0, ramp_s=20.0, trunk_lean_deg=4.0)
+    run = run_of(duration_s=100.0, pods=default_pods(200.0), trunk_lean_deg=10, fatigue=fatigue, seed=2)
+    back = run.samples(Placement.LOWER_BACK, 0.0, 100.0)
+    ahrs = imufusion.Ahrs()
+    ahrs.set_settings(imufusion.AhrsSettings(sample_rate=200.0, convention=imufusion.CONVENTION_NWU, gain=0.5,
+                                             gyroscope_range=2000.0, acceleration_rejection=10.0))
+    ahrs.set_sample_period(1 / 200.0)
+    pitch = np.empty(len(back))
+    for k in range(len(back)):
+        ahrs.update_no_magnetometer(back.gyr_dps[k], back.acc_g[k])
+        pitch[k] = imufusion.quaternion_to_euler(ahrs.get_quaternion())[1]
+    truth = run.lean_deg(back.true_time_s)
+
+    def mean(x: np.ndarray, t0: float, t1: float) -> float:
+        return float(x[(back.true_time_s >= t0) & (back.true_time_s < t1)].mean())
+
+    assert mean(pitch, 20.0, 38.0) == pytest.approx(mean(truth, 20.0, 38.0), abs=0.5)
+    assert mean(pitch, 65.0, 95.0) == pytest.approx(mean(truth, 65.0, 95.0), abs=0.5)
+    assert mean(pitch, 65.0, 95.0) - mean(pitch, 20.0, 38.0) == pytest.approx(4.0, abs=0.5)
+    assert np.abs(pitch - truth)[back.true_time_s > 10.0].max() < 3.0
+
+
+def test_integer_parameters_are_fine() -> None:
+    run = run_of(duration_s=20.0, cadence_spm=176, contact_time_ms=240, trunk_lean_deg=10, impact_back_g=3,
+                 strike_angle_deg=10, speed_mps=4)
+    assert len(run.samples("lower_back", 0.0, 20.0)) == 4000
+    assert len(run.truth.steps) > 20
+
+
 # -- mounting, noise, determinism -------------------------------------------------------------
 def test_mounting_rotation_preserves_norms_and_is_recoverable() -> None:
     mount = (20.0, -70.0, 95.0)

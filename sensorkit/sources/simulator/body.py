@@ -101,7 +101,7 @@ class TrunkModel:
             dbase = (-amp * math.pi) * _sin(arg) * inv_t
         else:
             fat = r.fatigue
-            base = np.full(n, r.trunk_lean_deg)
+            base = np.full(n, float(r.trunk_lean_deg))
             dbase = np.zeros(n)
             if fat is not None and t[-1] > fat.onset_s:
                 base += fat.trunk_lean_deg * fat.level(t)
