@@ -92,16 +92,16 @@ async def test_lost_packets_become_gaps_whose_counts_match() -> None:
         assert received + lost == 200 * 60
         assert 0.02 < lost / (received + lost) < 0.09
         assert all(g.reason == "packet_loss" for g in gaps)
-        # every gap sits exactly where samples are missing, never interpolated
-        expected_t = 0.0
+        # every gap spans from the last sample before to the first after; nothing is interpolated
+        expected_first = 0.0
         for item in mine:
             if isinstance(item, Gap):
-                assert item.start_s == pytest.approx(expected_t)
-                expected_t = item.end_s
-                assert item.end_s - item.start_s == pytest.approx(item.lost_samples / 200.0)
+                assert item.start_s == pytest.approx(expected_first - 1 / 200.0)
+                assert item.end_s - item.start_s == pytest.approx((item.lost_samples + 1) / 200.0)
+                expected_first = item.end_s
             else:
-                assert item.start_s == pytest.approx(expected_t)
-                expected_t = item.end_s + 1 / 200.0
+                assert item.start_s == pytest.approx(expected_first)
+                expected_first = item.end_s + 1 / 200.0
         last = [i for i in items if isinstance(i, SensorHealth) and i.sensor_id == sid][-1]
         assert (last.samples, last.lost_samples, last.gaps) == (received, lost, len(gaps))
         assert src.counters[sid].gaps == len(gaps)

@@ -3,8 +3,10 @@
 A host receives a pod's block when its last sample has been taken (true time), so items of
 all pods are merged by that arrival time. Lost packets turn into one :class:`Gap` per run of
 consecutive losses, emitted just before the next block that does arrive (that is when a
-receiver notices), or at the end. Health and speed readings are stamped in true host time.
-Counters reflect everything up to the item being produced.
+receiver notices), or at the end; like the BLE and phone sources, it spans from the stamp of
+the last sample before the loss to the stamp of the first sample after it. Health and speed
+readings are stamped in true host time. Counters reflect everything up to the item being
+produced.
 """
 
 from __future__ import annotations
@@ -143,7 +145,8 @@ class ItemFeed:
         n, first = p
         sid = self.run.sensors[k].sensor_id
         self.counters[sid].gaps += 1
-        return Gap(sid, first, first + n / rate_hz, "packet_loss", n)
+        # like the BLE and phone sources: from the last sample before to the first sample after
+        return Gap(sid, first - 1 / rate_hz, first + n / rate_hz, "packet_loss", n)
 
     def _health(self, info: SensorInfo, t: float) -> SensorHealth:
         c = self.counters[info.sensor_id]
