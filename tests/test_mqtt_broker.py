@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import aiomqtt
@@ -27,9 +26,24 @@ from sensorkit.mqtt.schema import (
     decode,
     parse_topic,
 )
-from tests.support.servers import free_port
+from tests.support.servers import Mosquitto, free_port, start_mosquitto
 
 pytestmark = pytest.mark.servers
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
+    """One broker for this module (each test has its own topic prefix, so retained state never leaks)."""
+    b = start_mosquitto(tmp_path_factory.mktemp("mosquitto"))
+    try:
+        yield b
+    finally:
+        b.stop()
+
+
+@pytest.fixture
+def prefix(request: pytest.FixtureRequest) -> str:
+    return "t-" + request.node.name.split("[")[0][-40:].replace("_", "-")
 
 
 class Feed:
@@ -53,8 +67,9 @@ class Feed:
 class Watcher:
     """A subscriber that keeps reconnecting (a coach's dashboard) and records what it sees."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, prefix: str) -> None:
         self.port = port
+        self.prefix = prefix
         self.seen: list[tuple[str, Any, int, bool]] = []
         self.connects = 0
 
@@ -62,7 +77,7 @@ class Watcher:
         while True:
             try:
                 async with aiomqtt.Client("127.0.0.1", self.port, protocol=aiomqtt.ProtocolVersion.V5) as c:
-                    await c.subscribe("sensorkit/v1/#", qos=1)
+                    await c.subscribe(f"{self.prefix}/v1/#", qos=1)
                     self.connects += 1
                     async for m in c.messages:
                         self.seen.append((m.topic.value, decode(m.payload), m.qos, m.retain))
@@ -70,7 +85,8 @@ class Watcher:
                 await asyncio.sleep(0.05)
 
     def payloads(self, kind: Kind, scope: str = "runner") -> list[Any]:
-        return [p for t, p, _, _ in self.seen if (r := parse_topic(t)) and r.kind is kind and r.scope == scope]
+        refs = [(parse_topic(t, self.prefix), p) for t, p, _, _ in self.seen]
+        return [p for r, p in refs if r is not None and r.kind is kind and r.scope == scope]
 
     async def until(self, pred: Callable[[], Any], timeout_s: float = 10.0) -> Any:
         deadline = time.monotonic() + timeout_s
@@ -82,8 +98,8 @@ class Watcher:
 
 
 @contextlib.asynccontextmanager
-async def watching(port: int) -> AsyncIterator[Watcher]:
-    w = Watcher(port)
+async def watching(port: int, prefix: str) -> AsyncIterator[Watcher]:
+    w = Watcher(port, prefix)
     task = asyncio.create_task(w.run())
     try:
         await w.until(lambda: w.connects > 0)
@@ -106,8 +122,9 @@ async def running(sink: MqttSink) -> AsyncIterator[Feed]:
             await asyncio.wait_for(consumer, 15)
 
 
-def settings(port: int, **kw: Any) -> MqttSettings:
-    base = {"enabled": True, "port": port, "gateway": "gw1", "reconnect_min_s": 0.1, "reconnect_max_s": 0.5}
+def settings(port: int, prefix: str, **kw: Any) -> MqttSettings:
+    base = {"enabled": True, "port": port, "topic_prefix": prefix, "gateway": "gw1", "reconnect_min_s": 0.1,
+            "reconnect_max_s": 0.5}
     return MqttSettings(**{**base, **kw})
 
 
@@ -115,9 +132,9 @@ def cue(t: float, kind: CueKind = CueKind.TRUNK_LEAN, expiry_s: float = 15.0) ->
     return Cue("ann", t, kind, "Stand tall", 4, t + expiry_s, t, "trunk_lean_deg", 11.0, 8.0)
 
 
-async def test_metrics_fatigue_cues_and_retained_status_reach_subscribers(mosquitto) -> None:
-    sink = MqttSink(settings(mosquitto.port), runners=["ann"], session_id="s1", start_unix_s=1000.0)
-    async with watching(mosquitto.port) as w, running(sink) as feed:
+async def test_metrics_fatigue_cues_and_retained_status_reach_subscribers(broker, prefix) -> None:
+    sink = MqttSink(settings(broker.port, prefix), runners=["ann"], session_id="s1", start_unix_s=1000.0)
+    async with watching(broker.port, prefix) as w, running(sink) as feed:
         feed.put(SensorHealth("ann", "ann/lower_back", Placement.LOWER_BACK, 1.0, True, packets=5,
                               battery_pct=77.0),
                  RollingMetrics("ann", 2.0, 10.0, 28, cadence_spm=172.0, speed_mps=3.1),
@@ -138,7 +155,7 @@ async def test_metrics_fatigue_cues_and_retained_status_reach_subscribers(mosqui
 
     # After a clean shutdown a newcomer finds retained offline statuses, and the cue was QoS 1.
     assert [q for t, _, q, _ in w.seen if t.endswith("/cue")] == [1]
-    async with watching(mosquitto.port) as late:
+    async with watching(broker.port, prefix) as late:
         gw = await late.until(lambda: late.payloads(Kind.STATUS, "gateway"))
         runner = await late.until(lambda: late.payloads(Kind.STATUS))
     assert isinstance(gw[0], GatewayStatusPayload) and gw[0].state == "offline" and gw[0].runners == ["ann"]
@@ -151,7 +168,8 @@ import asyncio, sys
 from sensorkit.mqtt import MqttSettings, MqttSink
 
 async def main():
-    s = MqttSettings(enabled=True, port=int(sys.argv[1]), gateway="doomed", keepalive_s=60)
+    s = MqttSettings(enabled=True, port=int(sys.argv[1]), topic_prefix=sys.argv[2], gateway="doomed",
+                     keepalive_s=60)
     async with MqttSink(s, runners=["ann"]) as sink:
         async def forever():
             await asyncio.Event().wait()
@@ -162,10 +180,11 @@ asyncio.run(main())
 """
 
 
-async def test_the_last_will_marks_an_abruptly_lost_gateway_offline(mosquitto) -> None:
-    child = subprocess.Popen([sys.executable, "-c", WILL_CHILD, str(mosquitto.port)])
+async def test_the_last_will_marks_an_abruptly_lost_gateway_offline(broker, prefix) -> None:
+    child = await asyncio.create_subprocess_exec(sys.executable, "-c", WILL_CHILD, str(broker.port),
+                                                 prefix)
     try:
-        async with watching(mosquitto.port) as w:
+        async with watching(broker.port, prefix) as w:
             def gateway_states() -> list[str]:
                 return [p.state for p in w.payloads(Kind.STATUS, "gateway") if p.gateway == "doomed"]
             await w.until(lambda: "online" in gateway_states(), timeout_s=20)
@@ -174,23 +193,24 @@ async def test_the_last_will_marks_an_abruptly_lost_gateway_offline(mosquitto) -
         will = [p for p in w.payloads(Kind.STATUS, "gateway") if p.gateway == "doomed"][-1]
         assert will.unix_s is None and will.runners == ["ann"]
     finally:
-        child.kill()
-        child.wait(10)
+        if child.returncode is None:
+            child.kill()
+        await asyncio.wait_for(child.wait(), 10)
 
 
-async def test_tls_with_password_from_the_environment(mosquitto, monkeypatch) -> None:
-    monkeypatch.setenv("SK_TEST_MQTT_PASSWORD", mosquitto.password)
-    s = settings(mosquitto.tls_port, tls=True, ca_file=mosquitto.ca_file, username=mosquitto.username,
+async def test_tls_with_password_from_the_environment(broker, prefix, monkeypatch) -> None:
+    monkeypatch.setenv("SK_TEST_MQTT_PASSWORD", broker.password)
+    s = settings(broker.tls_port, prefix, tls=True, ca_file=broker.ca_file, username=broker.username,
                  password_env="SK_TEST_MQTT_PASSWORD")
     sink = MqttSink(s, runners=["ann"], password=s.password())
-    async with watching(mosquitto.port) as w, running(sink) as feed:
+    async with watching(broker.port, prefix) as w, running(sink) as feed:
         feed.put(cue(5.0))
         await w.until(lambda: w.payloads(Kind.CUE))
     assert sink.connects == 1 and sink.cues_published == 1
 
 
-async def test_a_wrong_password_is_a_clear_error_that_does_not_leak_it(mosquitto) -> None:
-    s = settings(mosquitto.tls_port, tls=True, ca_file=mosquitto.ca_file, username=mosquitto.username)
+async def test_a_wrong_password_is_a_clear_error_that_does_not_leak_it(broker, prefix) -> None:
+    s = settings(broker.tls_port, prefix, tls=True, ca_file=broker.ca_file, username=broker.username)
     with pytest.raises(PublishError) as err:
         async with MqttSink(s, password="not-the-password-123"):
             pass
@@ -199,15 +219,15 @@ async def test_a_wrong_password_is_a_clear_error_that_does_not_leak_it(mosquitto
     assert "not-the-password-123" not in msg
 
 
-async def test_an_untrusted_broker_certificate_is_a_clear_error(mosquitto) -> None:
-    s = settings(mosquitto.tls_port, tls=True, username=mosquitto.username)  # system CAs only
+async def test_an_untrusted_broker_certificate_is_a_clear_error(broker, prefix) -> None:
+    s = settings(broker.tls_port, prefix, tls=True, username=broker.username)  # system CAs only
     with pytest.raises(PublishError, match=r"TLS with MQTT broker mqtts://runner@127\.0\.0\.1.*certificate"):
-        async with MqttSink(s, password=mosquitto.password):
+        async with MqttSink(s, password=broker.password):
             pass
 
 
 async def test_no_broker_at_start_is_not_fatal_and_shutdown_stays_bounded() -> None:
-    sink = MqttSink(settings(free_port(), flush_timeout_s=0.5), runners=["ann"])
+    sink = MqttSink(settings(free_port(), "unused", flush_timeout_s=0.5), runners=["ann"])
     started = time.monotonic()
     async with running(sink) as feed:
         feed.put(cue(1.0))
@@ -215,18 +235,18 @@ async def test_no_broker_at_start_is_not_fatal_and_shutdown_stays_bounded() -> N
     assert sink.connects == 0 and sink.cues_published == 0 and "not reachable" in sink.last_error
 
 
-async def test_broker_restart_mid_session_reconnects_resumes_and_drops_expired_cues(mosquitto) -> None:
+async def test_broker_restart_mid_session_reconnects_resumes_and_drops_expired_cues(broker, prefix) -> None:
     # The sink retries after ~1 s, so the watcher (50 ms retries) is back before anything is re-sent.
-    sink = MqttSink(settings(mosquitto.port, reconnect_min_s=1.0, reconnect_max_s=1.0), runners=["ann"])
-    async with watching(mosquitto.port) as w, running(sink) as feed:
+    sink = MqttSink(settings(broker.port, prefix, reconnect_min_s=1.0, reconnect_max_s=1.0), runners=["ann"])
+    async with watching(broker.port, prefix) as w, running(sink) as feed:
         feed.put(cue(10.0, CueKind.TRUNK_LEAN))
         await w.until(lambda: w.payloads(Kind.CUE))
-        mosquitto.stop()
+        broker.stop()
         await w.until(lambda: not sink.connected)
         # During the outage: one cue expires (data time moves on to 50 s), one is still fresh.
         feed.put(cue(20.0, CueKind.IMPACT), FatigueState("ann", 50.0, 10.0, True),
                  cue(50.0, CueKind.OVERSTRIDE))
-        mosquitto.start()
+        broker.start()
         await w.until(lambda: w.connects >= 2)
         await w.until(lambda: len(w.payloads(Kind.CUE)) >= 2)
         await w.until(lambda: [p.state for p in w.payloads(Kind.STATUS, "gateway")][-1:] == ["online"])
