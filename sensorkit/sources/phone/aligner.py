@@ -111,7 +111,10 @@ class _Buffer:
         return i
 
     def sample_at(self, t: F64, tol_s: float, max_gap_s: float) -> F64:
-        """Linear interpolation at ``t``; NaN where no sample is within ``tol_s`` or across holes."""
+        """Values at ``t``: interpolated, or NaN where no sample is within ``tol_s``.
+
+        Next to a hole longer than ``max_gap_s`` the nearest sample is held, never bridged.
+        """
         out = np.full((t.shape[0], 3), np.nan)
         n = len(self)
         if n == 0 or t.shape[0] == 0:
@@ -122,13 +125,23 @@ class _Buffer:
             return out
         j = np.clip(np.searchsorted(self.t, t), 1, n - 1)
         left, right = self.t[j - 1], self.t[j]
-        nearest = np.minimum(np.abs(t - left), np.abs(t - right))
+        d_left, d_right = np.abs(t - left), np.abs(t - right)
+        near_ok = np.minimum(d_left, d_right) <= tol_s
         inside = (t >= left) & (t <= right)
-        ok = (nearest <= tol_s) & (~inside | (right - left <= max_gap_s))
+        interp_ok = near_ok & (~inside | (right - left <= max_gap_s))
         for k in range(3):
             out[:, k] = np.interp(t, self.t, self.v[:, k])
-        out[~ok] = np.nan
+        edge = near_ok & ~interp_ok  # next to a hole: hold the nearest sample, do not bridge
+        nearest_i = np.where(d_left <= d_right, j - 1, j)
+        out[edge] = self.v[nearest_i[edge]]
+        out[~near_ok] = np.nan
         return out
+
+
+def _earliest(batch: PhoneBatch) -> float:
+    times = [float(c.device_s.min()) for c in batch.channels.values() if len(c)]
+    times += [f.device_s for f in batch.fixes]
+    return min(times) if times else np.inf
 
 
 class PhoneAligner:
@@ -152,7 +165,9 @@ class PhoneAligner:
         lim = self.settings.max_buffered_samples
         self._bufs = {c: _Buffer(lim) for c in Channel}
         self._fixes: list[GpsFix] = []
-        self._pending: list[PhoneBatch] = []
+        self._pending: list[PhoneBatch] = []  # out-of-line messages: late, or a clock jump
+        self._pending_floor = np.inf  # earliest phone time among the late ones: not released past it
+        self._pending_since = -np.inf
         self._released_dev = -np.inf  # phone time up to which everything was released
         self._newest_dev = -np.inf
         self._newest_arrival = -np.inf
@@ -171,11 +186,16 @@ class PhoneAligner:
         status = self.sync.observe(latest, arrival_s)
         out: list[SourceItem] = []
         if status in (SyncStatus.LATE, SyncStatus.EARLY):
+            if not self._pending:
+                self._pending_since = arrival_s
             self._pending.append(batch)
+            if status is SyncStatus.LATE:
+                self._pending_floor = min(self._pending_floor, _earliest(batch))
             if len(self._pending) > self.settings.max_pending_messages:
                 self.counters.overflow_samples += self._pending.pop(0).n_samples
             return self.tick(arrival_s)
         batches, self._pending = [*self._pending, batch], []
+        self._pending_floor = np.inf
         if status is SyncStatus.JUMP:
             out += self._on_jump()
         for b in batches:
@@ -232,17 +252,27 @@ class PhoneAligner:
 
     def tick(self, now_s: float) -> list[SourceItem]:
         """Release what is older than the hold window (call on every message and periodically)."""
+        if self._pending and now_s - self._pending_since > self._pending_timeout_s:
+            # nothing confirmed a jump: they were just late; merge them
+            for b in self._pending:
+                self._insert(b)
+            self._pending, self._pending_floor = [], np.inf
         if not np.isfinite(self._newest_dev):
             return []
         idle_s = max(0.0, now_s - self._newest_arrival)
         horizon = self._newest_dev + idle_s - self.settings.hold_s
-        return self._release(horizon)
+        # a late message waiting for the clock verdict keeps its slot open
+        return self._release(min(horizon, self._pending_floor - 1e-9))
+
+    @property
+    def _pending_timeout_s(self) -> float:
+        return self.settings.clock.jump_confirm_s + 2 * self.settings.hold_s
 
     def flush(self) -> list[SourceItem]:
         """Release everything still held (end of stream)."""
         for b in self._pending:
             self._insert(b)
-        self._pending = []
+        self._pending, self._pending_floor = [], np.inf
         return self._release(np.inf)
 
     def _release(self, horizon: float, shift_s: float = 0.0, pure: bool = False) -> list[SourceItem]:

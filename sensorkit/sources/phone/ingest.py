@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import hmac
 import logging
+import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sensorkit.config.secrets import read_secret
 from sensorkit.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -64,8 +64,27 @@ class RejectLog:
                         f": {detail[:200]}" if detail else "", self.counts[reason])
 
 
+def read_secret(env: str | None, file: Path | None, what: str) -> str | None:
+    """A secret from ``$env`` or the first line of ``file``; None if neither is configured.
+
+    (Same contract as :func:`sensorkit.config.secrets.read_secret`, which cannot be imported
+    here: the config package imports the phone settings.)
+    """
+    if env:
+        value = os.environ.get(env)
+        if value is None:
+            raise ConfigError(f"{what}: environment variable {env} is not set")
+        return value
+    if file:
+        try:
+            return Path(file).read_text(encoding="utf-8").splitlines()[0].strip()
+        except (OSError, IndexError) as exc:
+            raise ConfigError(f"{what}: cannot read secret file {file}") from exc
+    return None
+
+
 def load_token(env: str | None, file: Path | None, what: str) -> str | None:
-    """The ingest token, or None when none is configured; an empty token is a config error."""
+    """The ingest token, or None when none is configured; a short token is a config error."""
     token = read_secret(env, file, what)
     if token is not None and len(token) < 8:
         raise ConfigError(f"{what}: the token must be at least 8 characters")

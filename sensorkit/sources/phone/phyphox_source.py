@@ -86,6 +86,8 @@ class PhyphoxSource(PhoneSourceBase):
         await self._read_time()
         if self.settings.start_measurement:
             await self._fetch("/control", [("cmd", "start")])
+            # we started it: fetch everything from experiment time 0, not just what is new
+            self._thresholds = dict.fromkeys(self._layout.time_buffers, -1.0)
         log.info("%s: phyphox at %s: %s", self.info.sensor_id, self._base,
                  ", ".join(f"{b.channel.value}<-{b.t}" for b in self._layout.sets))
 
@@ -136,8 +138,7 @@ class PhyphoxSource(PhoneSourceBase):
                 elif isinstance(exc, TooLargeError):
                     self.rejects.reject("too large", str(exc))
                 self.connected = False
-                self.reconnects += 1
-                self._layout = None
+                self.reconnects += 1  # thresholds are kept: the next answer resumes where we were
                 wait_s = backoff_s
                 backoff_s = min(2 * backoff_s, s.reconnect_max_s)
             out += self._periodic()

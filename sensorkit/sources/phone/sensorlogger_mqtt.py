@@ -18,11 +18,10 @@ from collections.abc import AsyncIterator
 
 import aiomqtt
 
-from sensorkit.config.secrets import read_secret
 from sensorkit.errors import DecodeError
 from sensorkit.model import SourceItem
 from sensorkit.pipeline.clock import HostClock
-from sensorkit.sources.phone.ingest import TokenBucket
+from sensorkit.sources.phone.ingest import TokenBucket, read_secret
 from sensorkit.sources.phone.sensorlogger import decode_message
 from sensorkit.sources.phone.settings import SensorLoggerMqttSettings
 from sensorkit.sources.phone.source_base import PhoneSourceBase

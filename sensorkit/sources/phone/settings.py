@@ -61,7 +61,7 @@ class _Listen(BaseModel):
 
     host: str = Field("127.0.0.1",
                       description="Address to bind; anything but loopback requires a token (or allowlist).")
-    port: int = Field(8000, ge=1, le=65535, description="Port to bind.")
+    port: int = Field(8000, ge=0, le=65535, description="Port to bind (0: any free port, logged).")
     max_messages_per_s: float = Field(50.0, gt=0,
                                       description="Sustained message rate; more is rejected and counted.")
     burst_messages: int = Field(100, ge=1, description="Messages accepted in a burst above the rate.")
@@ -152,7 +152,7 @@ class HyperImuSettings(_PhoneBase, _Listen):
 
     app: Literal["hyperimu"] = Field(description="Protocol: HyperIMU CSV stream.")
     transport: Literal["udp", "tcp"] = Field("udp", description="`udp` or `tcp`, as set in the app.")
-    port: int = Field(2055, ge=1, le=65535, description="Port to bind.")
+    port: int = Field(2055, ge=0, le=65535, description="Port to bind (0: any free port, logged).")
     sensors: list[HyperImuSensor] = Field(
         default_factory=_default_hyperimu_sensors, min_length=1, max_length=32,
         description="The app's enabled sensors in its settings order (three values each); "
@@ -177,6 +177,9 @@ class HyperImuSettings(_PhoneBase, _Listen):
                              "(HyperIMU cannot send a token)")
         return self
 
+
+AnyPhoneSettings = SensorLoggerHttpSettings | SensorLoggerMqttSettings | PhyphoxSettings | HyperImuSettings
+"""Any phone's settings (plain union; prefer :data:`PhoneSettings` in config models)."""
 
 PhoneSettings = Annotated[
     SensorLoggerHttpSettings | SensorLoggerMqttSettings | PhyphoxSettings | HyperImuSettings,

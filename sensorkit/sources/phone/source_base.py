@@ -23,14 +23,9 @@ from sensorkit.sources.phone.aligner import AlignerCounters, AlignerSettings, Ph
 from sensorkit.sources.phone.batch import PhoneBatch
 from sensorkit.sources.phone.gps import GpsSettings
 from sensorkit.sources.phone.ingest import RejectLog
-from sensorkit.sources.phone.settings import (
-    HyperImuSettings,
-    PhyphoxSettings,
-    SensorLoggerHttpSettings,
-    SensorLoggerMqttSettings,
-)
+from sensorkit.sources.phone.settings import AnyPhoneSettings
 
-AnyPhoneSettings = SensorLoggerHttpSettings | SensorLoggerMqttSettings | PhyphoxSettings | HyperImuSettings
+__all__ = ["AnyPhoneSettings", "PhoneSourceBase", "PhoneSourceStats", "aligner_settings", "phone_sensor_info"]
 
 DEVICE_NAMES = {
     "sensorlogger_http": "Sensor Logger (HTTP push)",
