@@ -159,6 +159,21 @@ async def test_cancellation_stops_a_real_time_source() -> None:
     assert 0 < len(got) < 1000
 
 
+async def test_an_endless_run_streams_until_the_consumer_stops() -> None:
+    src = SimulatorSource(dataclasses.replace(CFG, duration_s=math.inf), speed=math.inf)
+    last = 0.0
+    async with src:
+        items = src.items()
+        async for item in items:
+            if isinstance(item, SampleBlock):
+                last = item.end_s
+                if last > 30.0:
+                    break
+        await items.aclose()  # type: ignore[attr-defined]
+    assert 30.0 < last < 30.1
+    assert src.counters["ann/lower_back"].samples >= 30 * 200  # counted as produced, a window ahead
+
+
 async def test_flat_out_source_still_lets_other_tasks_run() -> None:
     ticks = 0
     done = asyncio.Event()
