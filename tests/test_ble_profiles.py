@@ -40,7 +40,8 @@ H10_RAW_TYPE1 = bytes.fromhex("02 00 94 35 77 00 00 00 00 01") + bytes.fromhex(
     "FA FF 00 00 E6 03 F9 FF FE FF E6 03 F8 FF FF FF E6 03 F8 FF FF FF E5 03 F9 FF FF FF E6 03"
     "F9 FF FF FF E5 03 FA FF FF FF E6 03 F9 FF FF FF E5 03 F9 FF FF FF E5 03 F8 FF FE FF E6 03"
     "F9 FF FF FF E6 03 F9 FF FF FF E6 03 F9 FF 00 00 E5 03 F9 FF FE FF E6 03 F8 FF FE FF E6 03"
-    "F7 FF FE FF E6 03")
+    "F7 FF FE FF E6 03"
+)
 # AccDataTest.kt "process acc compressed data type 0": factor 2.44e-4, 1 reference + 56 deltas
 ACC_COMPRESSED_TYPE0 = bytes.fromhex("02 00 94 35 77 00 00 00 00 80") + bytes.fromhex(
     "71 07 F0 6A 9E 8D 0A 38 BE 5C BE BA 2F 96 B3 EE 4B E5 AD FB 42 B9 EB BE 4C FE BA 2F 92 BF"
@@ -50,27 +51,28 @@ ACC_COMPRESSED_TYPE0 = bytes.fromhex("02 00 94 35 77 00 00 00 00 80") + bytes.fr
     "9F 4B DF CA EB C2 F7 F2 B8 EC CD 7C 2E 7B 37 8F 4B DE CE E3 92 F7 F3 B8 E0 0D FD 2D 77 4B"
     "7F CB DD D2 DF 62 37 F5 B7 D4 4D BD 2D 74 5B 6F CB DC D7 D7 32 37 F6 B5 C8 8D 7D 2D 71 6B"
     "4F 4B DC DC D3 F2 36 F7 B4 BC DD FD 2C 6F 7B 3F 4B DB E0 CF D2 36 F8 B2 B0 2D BE 2C 6C 8F"
-    "1F CB DA E3 C7 A2 76 F9")
+    "1F CB DA E3 C7 A2 76 F9"
+)
 # AccDataTest.kt "process acc compressed data type 1": one 6-bit delta block
 ACC_COMPRESSED_TYPE1 = bytes.fromhex("02 65 00 00 00 00 00 00 00 81 F1 FF 14 00 F0 03 06 01 7B 0F 08")
 # GyrDataTest.kt "process gyro compressed data type 0" and "... type 1" (float bit patterns)
 GYRO_COMPRESSED_TYPE0 = bytes.fromhex("05 FF FF FF FF FF FF FF 7F 80 EA FF 08 00 0D 00 03 01 DF 00")
 GYRO_COMPRESSED_TYPE1 = bytes.fromhex(
-    "05 00 94 35 77 00 00 00 00 81 00 00 80 3F 00 00 20 41 00 00 A0 41 1C 01"
-    "00 00 A0 01 00 00 08 CD CC EC 0D")
+    "05 00 94 35 77 00 00 00 00 81 00 00 80 3F 00 00 20 41 00 00 A0 41 1C 0100 00 A0 01 00 00 08 CD CC EC 0D"
+)
 
 
 def _reference_delta_decode(payload: bytes, channels: int, resolution: int) -> list[list[int]]:
     """Bit-by-bit port of BlePMDClient.parseDeltaFramesAll, the vendor's reference algorithm."""
     size = -(-resolution // 8)
-    ref = [int.from_bytes(payload[c * size:(c + 1) * size], "little", signed=True) for c in range(channels)]
+    ref = [int.from_bytes(payload[c * size : (c + 1) * size], "little", signed=True) for c in range(channels)]
     out = [ref]
     i = channels * size
     while i < len(payload):
         width, count = payload[i], payload[i + 1]
         i += 2
         nbytes = -(-(width * count * channels) // 8)
-        bits = [(b >> k) & 1 for b in payload[i:i + nbytes] for k in range(8)]
+        bits = [(b >> k) & 1 for b in payload[i : i + nbytes] for k in range(8)]
         pos = 0
         for _ in range(count):
             row = []
@@ -122,8 +124,10 @@ def test_gyro_compressed_type0_and_float_type1() -> None:
     def f(bits: int) -> float:
         return struct.unpack("<f", struct.pack("<I", bits & 0xFFFFFFFF))[0]
 
-    expected = [[f(0x3F800000), f(0x41200000), f(0x41A00000)],
-                [f(0x3F800000 + 0x1A00000), f(0x41200000 + 0x0800000), f(0x41A00000 + 0xFDECCCCD)]]
+    expected = [
+        [f(0x3F800000), f(0x41200000), f(0x41A00000)],
+        [f(0x3F800000 + 0x1A00000), f(0x41200000 + 0x0800000), f(0x41A00000 + 0xFDECCCCD)],
+    ]
     for factor in (1.0, 0.5):
         p1 = polar_pmd.decode_frame(GYRO_COMPRESSED_TYPE1, {polar_pmd.GYRO: factor})
         assert p1 is not None and p1.gyr_dps is not None
@@ -168,8 +172,11 @@ def test_movesense_acc_is_m_per_s2_stamped_at_first_sample() -> None:
 def test_movesense_imu6_puts_all_acc_before_all_gyro() -> None:
     acc = [(1.0, 2.0, 3.0), (4.0, 5.0, 6.0)]
     gyr = [(10.0, 20.0, 30.0), (40.0, 50.0, 60.0)]
-    note = bytes([2, movesense.REFERENCE]) + struct.pack("<I", 5) + struct.pack(
-        "<12f", *[v for xyz in acc + gyr for v in xyz])
+    note = (
+        bytes([2, movesense.REFERENCE])
+        + struct.pack("<I", 5)
+        + struct.pack("<12f", *[v for xyz in acc + gyr for v in xyz])
+    )
     driver = movesense.MovesenseDriver(StreamRequest())
     (p,) = driver.decode(uuids.MOVESENSE_DATA, note)
     np.testing.assert_allclose(p.acc_g * 9.80665, acc, rtol=1e-6)
@@ -198,8 +205,9 @@ def test_metawear_vectors_from_the_vendor_sdk_tests() -> None:
     packed = bytes.fromhex("03 1c 62 b7 53 0d e9 fd 16 d0 4d 0e 57 02 8a ff a1 05 0a 01")
     b = metamotion.decode_packet(packed, 8, 2000)
     assert b is not None and b.acc_g is not None
-    np.testing.assert_allclose(b.acc_g, [[-4.539, 0.833, -0.131], [-2.995, 0.894, 0.146],
-                                         [-0.029, 0.352, 0.065]], atol=1e-3)
+    np.testing.assert_allclose(
+        b.acc_g, [[-4.539, 0.833, -0.131], [-2.995, 0.894, 0.146], [-0.029, 0.352, 0.065]], atol=1e-3
+    )
     # test_gyro_bmi160.py: ±500 deg/s single, ±1000 deg/s packed
     g = metamotion.decode_packet(bytes.fromhex("13 05 3e 43 ff 7f 00 80"), 16, 500)
     assert g is not None and g.gyr_dps is not None
@@ -207,8 +215,11 @@ def test_metawear_vectors_from_the_vendor_sdk_tests() -> None:
     packed_gyro = bytes.fromhex("13 07 09 15 ad 26 08 de 8a 1a 0d 26 65 e4 8d 20 ac 27 73 ec")
     gp = metamotion.decode_packet(packed_gyro, 16, 1000)
     assert gp is not None and gp.gyr_dps is not None
-    np.testing.assert_allclose(gp.gyr_dps, [[164.177, 301.860, -265.122], [207.134, 296.982, -215.457],
-                                            [254.055, 309.634, -152.591]], atol=1e-3)
+    np.testing.assert_allclose(
+        gp.gyr_dps,
+        [[164.177, 301.860, -265.122], [207.134, 296.982, -215.457], [254.055, 309.634, -152.591]],
+        atol=1e-3,
+    )
     assert metamotion.decode_packet(bytes.fromhex("03 9a 2b 00"), 4, 2000) is None  # step counter
 
 
@@ -236,7 +247,11 @@ def test_rsc_vectors_from_polar_sdk_tests() -> None:
     assert r.stride_length_m == pytest.approx(19.29) and r.distance_m == pytest.approx(1690906.0)
     plain = rsc.decode_measurement(bytes([0x00, 0x0A, 0x00, 0x14]))
     assert (plain.speed_mps, plain.cadence_per_min, plain.stride_length_m, plain.distance_m) == (
-        10 / 256, 20, None, None)
+        10 / 256,
+        20,
+        None,
+        None,
+    )
     with pytest.raises(DecodeError):
         rsc.decode_measurement(bytes([0x03, 0x0A, 0x00, 0x14, 0x01]))  # flags promise more
 

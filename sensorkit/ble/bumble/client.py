@@ -95,7 +95,8 @@ class BumbleBleakClient(BaseBleakClient):
             log.debug("pairing is not supported by the bumble backend; connecting without it")
         device = self.central.device
         try:
-            conn = await asyncio.wait_for(device.connect(self._target, timeout=self._timeout), self._timeout + 1)
+            async with self.central.connect_lock:
+                conn = await asyncio.wait_for(device.connect(self._target, timeout=self._timeout), self._timeout + 1)
         except (TimeoutError, core.TimeoutError, core.CommandTimeoutError) as exc:
             with_cancel = device.is_le_connecting
             if with_cancel:

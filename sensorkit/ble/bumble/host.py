@@ -11,6 +11,7 @@ The controller is either emulated in this process on a :class:`bumble.link.Local
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 from types import TracebackType
@@ -55,6 +56,9 @@ class BumbleCentral:
         self.name = name
         self._scanners = 0
         self._device: Device | None = None
+        self.connect_lock = asyncio.Lock()
+        """A controller has one LE connection attempt in flight at a time; OS stacks queue the
+        rest, so this host does too."""
         n = next(_ids)
         attrs: dict[str, Any] = {"central": self}
         self.backend = BleBackend(
@@ -96,6 +100,15 @@ class BumbleCentral:
         device, self._device = self._device, None
         try:
             if device is not None:
+                await self._shutdown(device)
+        finally:
+            if self._transport is not None:
+                await self._transport.close()
+                self._transport = None
+
+    async def _shutdown(self, device: Device) -> None:
+        try:
+            async with asyncio.timeout(2.0):  # a controller that died must not hang the exit
                 for conn in list(device.connections.values()):
                     try:
                         await conn.disconnect()
@@ -104,10 +117,8 @@ class BumbleCentral:
                 if self._scanners:
                     await device.stop_scanning()
                 await device.power_off()
-        finally:
-            if self._transport is not None:
-                await self._transport.close()
-                self._transport = None
+        except TimeoutError:
+            log.debug("controller did not answer during shutdown")
 
     async def acquire_scanning(self) -> None:
         """Scanning is shared: the first scanner starts it, the last one stops it."""

@@ -47,6 +47,8 @@ class Faults:
     """Device clock reading at emulator start."""
     latency_s: float = 0.002
     """Fixed delay between the last sample of a packet and its notification."""
+    corrupt: float = 0.0
+    """Probability that a notification is cut short at a random length (a malformed frame)."""
     seed: int | None = None
 
 
@@ -83,6 +85,7 @@ class PodStats:
     notifications: int = 0
     lost: int = 0
     reordered: int = 0
+    corrupted: int = 0
     streams_started: int = 0
     connections: int = 0
     last_mtu: int = 23
@@ -170,11 +173,12 @@ class EmulatedPeripheral(abc.ABC):
     ) -> None:
         self.stop_stream()
         try:
-            if self._advertising:
-                await self.device.stop_advertising()
-                self._advertising = False
-            if self.connection is not None:
-                await self.connection.disconnect()
+            async with asyncio.timeout(2.0):  # an HCI peer that died must not hang the shutdown
+                if self._advertising:
+                    await self.device.stop_advertising()
+                    self._advertising = False
+                if self.connection is not None:
+                    await self.connection.disconnect()
         except Exception as e:  # shutting down; the central may have gone first
             log.debug("%s: closing: %s", self.name, e)
         tg, self._tg = self._tg, None
@@ -283,5 +287,9 @@ class EmulatedPeripheral(abc.ABC):
             k += n
 
     async def _send(self, note: Notification) -> None:
-        await self.notify(*note)
+        char, value = note
+        if self.faults.corrupt and len(value) > 1 and self._rng.random() < self.faults.corrupt:
+            value = value[: self._rng.randrange(1, len(value))]
+            self.stats.corrupted += 1
+        await self.notify(char, value)
         self.stats.notifications += 1
