@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -47,7 +48,7 @@ async def collect(
     source: Source,
     seconds: float,
     *,
-    during: Callable[[], Awaitable[None]] | None = None,
+    during: Callable[[], Coroutine[Any, Any, None]] | None = None,
 ) -> Collected:
     """Enter ``source``, gather its items for ``seconds`` (running ``during`` alongside), exit."""
     got = Collected()
