@@ -7,6 +7,7 @@ import pytest
 
 from sensorkit.validation.scoring import (
     cadence_windows_spm,
+    interval_cadence_spm,
     match_events,
     paired_errors,
     pause_scores,
@@ -128,3 +129,17 @@ def test_pause_scores_ignore_the_edges_of_each_pause():
     score = pause_scores(t, detected, pauses, margin_s=3.0)
     assert score.false_alarm == pytest.approx(1 / score.n_moving)
     assert score.recall == pytest.approx(1 - 1 / score.n_pause)
+
+
+def test_interval_cadence_ignores_pauses_and_missed_events():
+    ic = np.r_[np.arange(0.0, 20.0, 1 / 3), np.arange(40.0, 60.0, 1 / 3)]  # 180 spm, 20-s stop
+    ic = np.delete(ic, [10, 11])  # two missed steps: one interval of 1 s
+    spm = interval_cadence_spm(ic[1:], np.diff(ic), [0.0, 30.0], 30.0)
+    assert spm == pytest.approx([180.0, 180.0])
+
+
+def test_interval_cadence_of_strides_doubles():
+    ic = np.arange(0.0, 30.0, 0.75)  # one foot: 80 strides/min
+    spm = interval_cadence_spm(ic[1:], np.diff(ic), [0.0], 30.0, factor=2.0, max_interval_s=1.6)
+    assert spm[0] == pytest.approx(160.0)
+    assert np.isnan(interval_cadence_spm(ic[1:3], np.diff(ic)[:2], [0.0], 30.0)[0])

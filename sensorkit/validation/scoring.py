@@ -136,6 +136,28 @@ def cadence_windows_spm(ic_s: ArrayLike, start_s: float, end_s: float, window_s:
     return starts, out
 
 
+def interval_cadence_spm(time_s: ArrayLike, interval_s: ArrayLike, starts_s: ArrayLike, window_s: float,
+                         factor: float = 1.0, max_interval_s: float = 1.0, min_count: int = 5) -> F64:
+    """Cadence per window from event intervals: ``factor * 60 / mean(interval)``.
+
+    ``interval_s[i]`` is the time from the previous event to event ``i`` (a step time, or a
+    stride time with ``factor=2``); intervals that are unknown, longer than ``max_interval_s``
+    (a pause) or longer than 1.5 x the window's median (a missed event) are left out, so a
+    stop or a miss inside a window does not pull its cadence down. NaN with fewer than
+    ``min_count`` usable intervals.
+    """
+    t, iv = _f64(time_s), _f64(interval_s)
+    ok = np.isfinite(iv) & (iv > 0) & (iv <= max_interval_s)
+    starts = _f64(starts_s)
+    out = np.full(starts.shape[0], np.nan)
+    for i, a in enumerate(starts):
+        sel = ok & (t >= a) & (t < a + window_s)
+        if sel.sum() >= min_count:
+            sel &= iv <= 1.5 * float(np.median(iv[sel]))  # an interval spanning a missed event
+            out[i] = factor * 60.0 / float(np.mean(iv[sel]))
+    return out
+
+
 def strike_class_accuracy(detected: list[str], truth: list[str]) -> float:
     """Share of equal labels among pairs whose truth label is known (not ``unknown``/empty)."""
     pairs = [(d, t) for d, t in zip(detected, truth, strict=True) if t not in ("", "unknown")]
