@@ -12,6 +12,7 @@ held samples and reporting health, and reconnects with exponential backoff.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 from collections.abc import AsyncIterator
@@ -88,18 +89,8 @@ class SensorLoggerMqttSource(PhoneSourceBase):
                     backoff_s = 0.5
                     log.info("%s: subscribed to %r on %s:%d", self.info.sensor_id, s.topic,
                              s.broker_host, s.broker_port)
-                    messages = aiter(client.messages)
-                    while True:
-                        out: list[SourceItem] = []
-                        try:
-                            async with asyncio.timeout(self._tick_s):
-                                message = await anext(messages)
-                            out += self._on_message(message)
-                        except TimeoutError:
-                            pass
-                        out += self._periodic()
-                        for item in out:
-                            yield item
+                    async for item in self._consume(client):
+                        yield item
             except aiomqtt.MqttError as exc:
                 self.connected = False
                 self.reconnects += 1
@@ -108,6 +99,34 @@ class SensorLoggerMqttSource(PhoneSourceBase):
             async for item in self._idle(backoff_s):
                 yield item
             backoff_s = min(2 * backoff_s, s.reconnect_max_s)
+
+    async def _consume(self, client: aiomqtt.Client) -> AsyncIterator[SourceItem]:
+        """Messages until the connection drops (MqttError).
+
+        The wait for the next message is never cancelled by the periodic tick: cancelling
+        aiomqtt's ``__anext__`` just as a message arrives would lose that message. The one
+        pending read is owned here and cancelled on the way out.
+        """
+        messages = aiter(client.messages)
+        pending: asyncio.Future[aiomqtt.Message] | None = None
+        try:
+            while True:
+                out: list[SourceItem] = []
+                if pending is None:
+                    pending = asyncio.ensure_future(anext(messages))
+                done, _ = await asyncio.wait({pending}, timeout=self._tick_s)
+                if done:
+                    message = pending.result()  # MqttError when the broker went away
+                    pending = None
+                    out += self._on_message(message)
+                out += self._periodic()
+                for item in out:
+                    yield item
+        finally:
+            if pending is not None and not pending.done():
+                pending.cancel()
+                with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
+                    await pending
 
     async def _idle(self, duration_s: float) -> AsyncIterator[SourceItem]:
         """Wait, still releasing held samples and reporting health (as disconnected)."""
