@@ -106,6 +106,10 @@ class TrunkModel:
             if fat is not None and t[-1] > fat.onset_s:
                 base += fat.trunk_lean_deg * fat.level(t)
                 dbase += fat.trunk_lean_deg * fat.level_rate(t)
+            if s.wander is not None and r.wander_lean_deg:
+                w, dw = s.lean_offset_deg(t)
+                base += w
+                dbase += dw
             arg = (2 * math.pi) * (ph - 0.5 * tc_frac)
             a = r.lean_oscillation_deg * in_step
             base += a * _cos(arg)

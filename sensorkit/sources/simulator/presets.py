@@ -16,9 +16,16 @@ from sensorkit.sources.simulator.profile import (
 )
 
 
-def steady_config(duration_s: float = 3600.0, seed: int = 0, name: str = "runner1") -> SimulationConfig:
-    """No fatigue at all: anything a fatigue detector reports on this run is a false alarm."""
-    return SimulationConfig(RunnerProfile(name=name), default_pods(), duration_s, seed)
+def steady_config(duration_s: float = 3600.0, seed: int = 0, name: str = "runner1",
+                  wander_pct: float = 1.0, wander_lean_deg: float = 0.5) -> SimulationConfig:
+    """No fatigue at all: anything a fatigue detector reports on this run is a false alarm.
+
+    The runner still drifts naturally over minutes (``wander_pct`` SD of cadence, contact time
+    and impacts; ``wander_lean_deg`` SD of lean), as real runners do; set both to 0 for a
+    perfectly stationary runner.
+    """
+    return SimulationConfig(RunnerProfile(name=name, wander_pct=wander_pct, wander_lean_deg=wander_lean_deg),
+                            default_pods(), duration_s, seed)
 
 
 def fatigue_config(duration_s: float = 2400.0, seed: int = 0, name: str = "runner1",

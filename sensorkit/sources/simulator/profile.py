@@ -76,6 +76,8 @@ class RunnerProfile:
       that ends at that foot's IC (as in ``StepMetrics.step_time_s``).
     * ``variability_pct`` - step-to-step coefficient of variation of step time, contact time
       and impacts; ``strike_variability_deg`` - SD of the strike angle.
+    * ``wander_pct``/``wander_lean_deg`` - slow (3-20 min) natural drift of cadence, contact
+      time and impacts (SD in %) and of the trunk lean (SD in deg); not fatigue.
     * ``initial_standing_s`` - quiet standing at the start (for mounting calibration);
       ``pauses`` - ``(start_s, duration_s)`` standing pauses mid-run.
     """
@@ -100,6 +102,8 @@ class RunnerProfile:
     step_asymmetry_pct: float = 0.0
     variability_pct: float = 2.0
     strike_variability_deg: float = 1.5
+    wander_pct: float = 0.0
+    wander_lean_deg: float = 0.0
     fatigue: FatigueProfile | None = None
     initial_standing_s: float = 5.0
     pauses: tuple[tuple[float, float], ...] = ()
@@ -123,6 +127,8 @@ class RunnerProfile:
         _require(abs(self.step_asymmetry_pct) <= 30, "step_asymmetry_pct", self.step_asymmetry_pct,
                  "expected -30..30")
         _require(0 <= self.variability_pct <= 10, "variability_pct", self.variability_pct, "expected 0..10")
+        _require(0 <= self.wander_pct <= 5, "wander_pct", self.wander_pct, "expected 0..5")
+        _require(0 <= self.wander_lean_deg <= 5, "wander_lean_deg", self.wander_lean_deg, "expected 0..5")
         _require(self.initial_standing_s >= 0, "initial_standing_s", self.initial_standing_s, "must be >= 0")
         for start_s, dur_s in self.pauses:
             _require(start_s >= self.initial_standing_s and dur_s > 0, "pauses", self.pauses,

@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 from scipy.special import gammaln
 
 from sensorkit.sources.simulator.profile import F64, RunnerProfile
+from sensorkit.sources.simulator.wander import SlowWander
 
 G_MPS2 = 9.80665
 LOAD_FRACTION = 0.25
@@ -125,6 +126,7 @@ class Schedule:
         self.seed = seed
         self._sat = saturation
         self._back_sat = back_saturation
+        self.wander = SlowWander(seed) if runner.wander_pct or runner.wander_lean_deg else None
         self.steps = Columns(STEP_COLS)
         self.feet = (Columns(FOOT_COLS), Columns(FOOT_COLS))
         self.segments = Columns(SEG_COLS)
@@ -151,15 +153,29 @@ class Schedule:
         f = self.runner.fatigue
         return np.zeros_like(np.asarray(t, dtype=np.float64)) if f is None else f.level(t)
 
+    def _wander(self, channel: str, t: F64 | float) -> F64 | float:
+        if self.wander is None or not self.runner.wander_pct:
+            return 1.0
+        return 1 + self.runner.wander_pct / 100 * self.wander.value(channel, t)
+
     def nominal_interval_s(self, t: F64 | float) -> F64:
         f = self.runner.fatigue
         pct = 0.0 if f is None else f.cadence_pct
-        return np.asarray(60.0 / (self.runner.cadence_spm * (1 + self.fatigue_level(t) * pct / 100)))
+        cadence = self.runner.cadence_spm * (1 + self.fatigue_level(t) * pct / 100) * self._wander("cadence", t)
+        return np.asarray(60.0 / cadence)
 
     def nominal_contact_s(self, t: F64 | float) -> F64:
         f = self.runner.fatigue
         pct = 0.0 if f is None else f.contact_time_pct
-        return np.asarray(self.runner.contact_time_ms / 1000 * (1 + self.fatigue_level(t) * pct / 100))
+        return np.asarray(self.runner.contact_time_ms / 1000 * (1 + self.fatigue_level(t) * pct / 100)
+                          * self._wander("contact", t))
+
+    def lean_offset_deg(self, t: F64) -> tuple[F64, F64]:
+        """Slow lean wander and its rate (deg, deg/s)."""
+        if self.wander is None or not self.runner.wander_lean_deg:
+            return np.zeros_like(t), np.zeros_like(t)
+        a = self.runner.wander_lean_deg
+        return a * self.wander.value("lean", t), a * self.wander.rate("lean", t)
 
     def _running_windows(self) -> list[tuple[float, float]]:
         r = self.runner
@@ -238,12 +254,13 @@ class Schedule:
         a_ct = r.contact_asymmetry_pct / 200
         contact = self.nominal_contact_s(ic) * np.where(side == 0, 1 + a_ct, 1 - a_ct) * (1 + cv * z[1])
         contact = np.clip(contact, 0.06, interval - 0.03)
-        imp = np.asarray(1 + level * (0.0 if fat is None else fat.impact_pct) / 100)
+        imp = np.asarray((1 + level * (0.0 if fat is None else fat.impact_pct) / 100) * self._wander("impact", ic))
         shape_p, impact_back = solve_stance_shape(interval, contact, r.impact_back_g * imp * (1 + cv * z[2]))
         impact_shoe = np.maximum(r.impact_shoe_g * imp * (1 + cv * z[3]), 1.0)
         strike = (r.strike_angle_deg + level * (0.0 if fat is None else fat.strike_angle_deg)
                   + r.strike_variability_deg * z[4])
-        lean = np.asarray(r.trunk_lean_deg + level * (0.0 if fat is None else fat.trunk_lean_deg))
+        lean = np.asarray(r.trunk_lean_deg + level * (0.0 if fat is None else fat.trunk_lean_deg)
+                          + self.lean_offset_deg(ic)[0])
 
         keep = int(np.count_nonzero(ic + 2 * interval <= end))
         if self._n_in_seg == 0:
