@@ -124,7 +124,7 @@ def bench_read(path: Path) -> dict[str, float]:
 
 async def _replay(path: Path, block_ms: float) -> tuple[int, float, float]:
     wall0 = time.perf_counter()
-    async with ReplaySource(path, speed=math.inf, block_s=block_ms / 1000) as src:
+    async with ReplaySource(path, speed=math.inf) as src:  # the recorded blocks
         n = 0
         async for _ in src.items():
             n += 1

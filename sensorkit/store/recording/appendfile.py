@@ -26,8 +26,10 @@ class Chunk:
 class AppendFile:
     """Not thread-safe: the recording writer serialises all I/O under its own lock."""
 
-    def __init__(self, path: Path, header: bytes = b"") -> None:
+    def __init__(self, path: Path, header: bytes = b"", *, holds: str = "records") -> None:
         self.path = path
+        self.holds = holds
+        """What a count of this file's chunks means: ``samples``, ``records`` or ``order`` entries."""
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o644)
         self.good_size = 0
         self.broken = False

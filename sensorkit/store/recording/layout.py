@@ -92,3 +92,12 @@ def safe_stem(name: str, taken: set[str]) -> str:
         candidate, i = f"{stem}-{i}", i + 1
     taken.add(candidate.lower())
     return candidate
+
+
+ORDER_FILE = "order.bin"
+"""The arrival order of source items, so replay can feed the pipeline exactly what it saw live."""
+
+ORDER_BLOCK, ORDER_GAP, ORDER_SPEED, ORDER_HEALTH = 0, 1, 2, 3
+ORDER_DTYPE = np.dtype([("kind", "u1"), ("pad", "u1"), ("stream", "<u2"), ("count", "<u4")])
+"""One entry per source item: a block of ``count`` samples of stream number ``stream``, or the
+next row of the gaps / speed / health table (``count`` 1)."""

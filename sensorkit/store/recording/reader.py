@@ -25,6 +25,7 @@ from sensorkit.store.recording.layout import (
     FORMAT_NAME,
     FORMAT_VERSION,
     META_FILE,
+    ORDER_DTYPE,
     channel_columns,
     dtype_from_json,
     stream_channels,
@@ -38,10 +39,11 @@ _TYPES: dict[str, type] = {name: cls for cls, name in RECORD_NAMES.items()}
 
 
 class _Stream:
-    __slots__ = ("channels", "dtype", "path", "samples", "sensor_id", "torn_bytes")
+    __slots__ = ("channels", "dtype", "index", "path", "samples", "sensor_id", "torn_bytes")
 
-    def __init__(self, sensor_id: str, path: Path, dtype: np.dtype) -> None:
+    def __init__(self, sensor_id: str, path: Path, dtype: np.dtype, index: int | None) -> None:
         self.sensor_id = sensor_id
+        self.index = index
         self.path = path
         self.dtype = dtype
         self.channels = stream_channels(dtype)
@@ -129,7 +131,8 @@ class RecordingReader:
                                             column=f"streams.{sid}.dtype") from exc
             if "acc_g" not in stream_channels(dtype):
                 raise CorruptRecordingError(meta_path, f"streams.{sid}.dtype has no acc columns")
-            stream = _Stream(sid, path, dtype)
+            index = spec.get("index")
+            stream = _Stream(sid, path, dtype, index if isinstance(index, int) else None)
             if stream.torn_bytes:
                 self._problem(f"{path}: trimmed a torn last sample ({stream.torn_bytes} of "
                               f"{dtype.itemsize} bytes)")
@@ -213,6 +216,29 @@ class RecordingReader:
         return SampleBlock(sensor_id, np.array(raw["time_s"], dtype=np.float64), cols["acc_g"],
                            cols.get("gyr_dps"), cols.get("mag_ut"))
 
+    def stream_numbers(self) -> dict[int, str]:
+        """Stream number (as used by the order log) -> sensor id."""
+        return {s.index: sid for sid, s in self._streams.items() if s.index is not None}
+
+    def order(self) -> NDArray[Any] | None:
+        """The live arrival order of source items (``ORDER_DTYPE`` entries), if it is usable.
+
+        None when the recording has none, or when the writer had to drop data (disk full) and
+        the log no longer matches the samples on disk. A torn last entry is trimmed.
+        """
+        spec = self.meta.get("order")
+        if not isinstance(spec, dict) or spec.get("complete") is not True:
+            return None
+        try:
+            if dtype_from_order_json(spec.get("dtype")) != ORDER_DTYPE:
+                return None
+            path = self._inside(str(self.path / META_FILE), spec, "order")
+        except (CorruptRecordingError, TypeError, ValueError) as exc:
+            self._problem(f"{self.path}: order log unusable ({exc}); replay re-cuts blocks on a grid")
+            return None
+        n = path.stat().st_size // ORDER_DTYPE.itemsize
+        return np.fromfile(path, dtype=ORDER_DTYPE, count=n)
+
     # -- record tables ----------------------------------------------------------------------
 
     @property
@@ -286,6 +312,12 @@ class RecordingReader:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self._table_cache.clear()
+
+
+def dtype_from_order_json(spec: Any) -> np.dtype:
+    if not isinstance(spec, list) or not all(isinstance(f, list) and len(f) == 2 for f in spec):
+        raise ValueError(f"bad order dtype {spec!r}")
+    return np.dtype([(str(f[0]), str(f[1])) for f in spec])
 
 
 def stack_channel(raw: NDArray[Any], channel: str) -> NDArray[np.float64]:

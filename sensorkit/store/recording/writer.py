@@ -30,13 +30,28 @@ from typing import Any, Self
 import numpy as np
 
 from sensorkit.errors import RecordingError
-from sensorkit.model import RECORD_NAMES, Calibration, Gap, SampleBlock, SessionInfo, to_row
+from sensorkit.model import (
+    RECORD_NAMES,
+    Calibration,
+    Gap,
+    SampleBlock,
+    SensorHealth,
+    SessionInfo,
+    SpeedSample,
+    to_row,
+)
 from sensorkit.store.recording.appendfile import AppendFile, Chunk
 from sensorkit.store.recording.cells import encode_cell
 from sensorkit.store.recording.layout import (
     FORMAT_NAME,
     FORMAT_VERSION,
     META_FILE,
+    ORDER_BLOCK,
+    ORDER_DTYPE,
+    ORDER_FILE,
+    ORDER_GAP,
+    ORDER_HEALTH,
+    ORDER_SPEED,
     STREAMS_DIR,
     TABLES_DIR,
     ChannelDtype,
@@ -57,8 +72,12 @@ WRITE_FAILED_REASON = "recording_write_failed"
 _REPORT_EVERY_S = 30.0
 
 
+_ORDER_KIND: dict[type, int] = {Gap: ORDER_GAP, SpeedSample: ORDER_SPEED, SensorHealth: ORDER_HEALTH}
+
+
 @dataclass(slots=True)
 class _Stream:
+    index: int
     sensor_id: str
     file_name: str
     dtype: np.dtype
@@ -79,6 +98,7 @@ class Batch:
 
     blocks: dict[str, list[SampleBlock]] = field(default_factory=dict)
     records: dict[str, list[Any]] = field(default_factory=dict)
+    order: list[tuple[int, int, int, int]] = field(default_factory=list)
     meta: dict[str, Any] | None = None
 
 
@@ -104,6 +124,10 @@ def pack_blocks(blocks: list[SampleBlock], stream: _Stream) -> Chunk:
         for i, col in enumerate(channel_columns(ch)):
             out[col] = arr[:, i]
     return Chunk(out.tobytes(), n, float(out["time_s"][0]), float(out["time_s"][-1]))
+
+
+def pack_order(entries: list[tuple[int, int, int, int]]) -> Chunk:
+    return Chunk(np.array(entries, dtype=ORDER_DTYPE).tobytes(), len(entries))
 
 
 def pack_rows(records: list[Any]) -> Chunk:
@@ -150,6 +174,8 @@ class RecordingWriter:
         self._streams: dict[str, _Stream] = {}
         self._tables: dict[str, _Table] = {}
         self._stems: set[str] = set()
+        self._order: AppendFile | None = None
+        self._order_complete = True
         self._pending = Batch()
         self._pending_bytes = 0
         self._meta_dirty = False
@@ -182,6 +208,7 @@ class RecordingWriter:
                 self._add_stream(s.sensor_id, s.has_gyro, s.has_mag)
             for name in sorted(set(RECORD_NAMES.values())):
                 self._table(name)
+            self._order = AppendFile(self.path / ORDER_FILE, holds="order")
             write_json_atomic(self.path / META_FILE, self._meta(closed=False), fsync=self.fsync)
             if self.fsync:
                 for d in (self.path / STREAMS_DIR, self.path / TABLES_DIR, self.path):
@@ -194,8 +221,8 @@ class RecordingWriter:
         stem = safe_stem(sensor_id, self._stems)
         dtype = stream_dtype(has_gyro, has_mag, self.channel_dtype)
         file_name = f"{STREAMS_DIR}/{stem}.bin"
-        stream = _Stream(sensor_id, file_name, dtype, stream_channels(dtype),
-                         AppendFile(self.path / file_name))
+        stream = _Stream(len(self._streams), sensor_id, file_name, dtype, stream_channels(dtype),
+                         AppendFile(self.path / file_name, holds="samples"))
         self._streams[sensor_id] = stream
         return stream
 
@@ -220,6 +247,7 @@ class RecordingWriter:
             "calibration": list(self._calibration),
             "streams": {
                 s.sensor_id: {
+                    "index": s.index,
                     "file": s.file_name,
                     "dtype": dtype_to_json(s.dtype),
                     "record_bytes": s.dtype.itemsize,
@@ -227,6 +255,8 @@ class RecordingWriter:
                 } for s in self._streams.values()},
             "tables": {t.name: {"file": f"{TABLES_DIR}/{t.name}.csv", "columns": t.columns}
                        for t in self._tables.values()},
+            "order": {"file": ORDER_FILE, "dtype": [list(f) for f in ORDER_DTYPE.descr],
+                      "complete": self._order_complete},
             "writer": {"flush_interval_s": self.flush_interval_s, "fsync": self.fsync},
             "closed": closed,
             "closed_unix_s": time.time() if closed else None,
@@ -273,6 +303,9 @@ class RecordingWriter:
                 return
             self._pending.records.setdefault(name, []).append(item)
             self._records_received += 1
+            kind = _ORDER_KIND.get(type(item))
+            if kind is not None:
+                self._pending.order.append((kind, 0, 0, 1))
             self._pending_bytes += 200
             if isinstance(item, Calibration):
                 self._calibration.append(_json_safe(to_row(item)))
@@ -302,6 +335,7 @@ class RecordingWriter:
                     log.warning("recording %s: stream %s has no %s columns; that channel is not recorded",
                                 self.path, block.sensor_id, ch)
         self._pending.blocks.setdefault(block.sensor_id, []).append(block)
+        self._pending.order.append((ORDER_BLOCK, 0, stream.index, n))
         self._samples_received += n
         self._pending_bytes += n * stream.dtype.itemsize
         self._end_time_s = max(self._end_time_s, block.end_s)
@@ -348,7 +382,9 @@ class RecordingWriter:
             stream.file.add(pack_blocks(blocks, stream))
         for name, records in batch.records.items():
             self._table(name).file.add(pack_rows(records))
-        files = self._files()
+        if batch.order and self._order is not None and self._order_complete:
+            self._order.add(pack_order(batch.order))
+        files = self._files()  # the order log last: it never runs ahead of the data it orders
         error: OSError | None = None
         for f in files:
             if not f.retained or f.broken:
@@ -357,9 +393,9 @@ class RecordingWriter:
                 size0 = f.good_size
                 count = f.write_out()
                 self._bytes_written += f.good_size - size0
-                if f.path.suffix == ".bin":
+                if f.holds == "samples":
                     self._samples_written += count
-                else:
+                elif f.holds == "records":
                     self._records_written += count
                 if fsync:
                     f.fsync()
@@ -397,7 +433,8 @@ class RecordingWriter:
                       self._retained_bytes(), self._dropped_samples, self._dropped_records)
 
     def _files(self) -> list[AppendFile]:
-        return [s.file for s in self._streams.values()] + [t.file for t in self._tables.values()]
+        files = [s.file for s in self._streams.values()] + [t.file for t in self._tables.values()]
+        return files if self._order is None else [*files, self._order]
 
     def _retained_bytes(self) -> int:
         return sum(f.retained_bytes for f in self._files())
@@ -411,7 +448,14 @@ class RecordingWriter:
                   self._dropped_records)
 
     def _give_up(self) -> None:
-        """Drop what waits for the disk; lost samples become gaps (small, so they fit sooner)."""
+        """Drop what waits for the disk; lost samples become gaps (small, so they fit sooner).
+
+        The order log stops here: its counts would no longer match the samples on disk, so a
+        replay falls back to re-cutting blocks on a grid.
+        """
+        if self._order is not None and self._order_complete:
+            self._order_complete, self._meta_dirty = False, True
+            self._order.drop_retained()
         gaps: list[Gap] = []
         for s in self._streams.values():
             for chunk in s.file.drop_retained():
@@ -421,6 +465,12 @@ class RecordingWriter:
         for t in self._tables.values():
             if t is not gaps_table:
                 self._dropped_records += sum(c.count for c in t.file.drop_retained())
+        if self._meta_dirty:
+            try:
+                write_json_atomic(self.path / META_FILE, self._meta(closed=False), fsync=self.fsync)
+                self._meta_dirty = False
+            except OSError:
+                pass  # retried with the next batch
         if gaps:
             gaps_table.file.add(pack_rows(gaps))
 
@@ -428,10 +478,12 @@ class RecordingWriter:
         for f in files:
             if f.broken and f.retained:
                 n = sum(c.count for c in f.drop_retained())
-                if f.path.suffix == ".bin":
+                if f.holds == "samples":
                     self._dropped_samples += n
-                else:
+                elif f.holds == "records":
                     self._dropped_records += n
+                else:
+                    self._order_complete, self._meta_dirty = False, True
                 log.error("recording %s: %s could not be cut back after a failed write; "
                           "nothing more is appended to it (%d items dropped)", self.path, f.path.name, n)
 
