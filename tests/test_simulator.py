@@ -62,6 +62,14 @@ def test_no_steps_during_standing_pauses() -> None:
     np.testing.assert_allclose(np.linalg.norm(back.acc_g, axis=1), 1.0, atol=1e-9)
 
 
+def test_runs_too_short_to_run_are_all_standing() -> None:
+    run = run_of(duration_s=4.0, initial_standing_s=5.0)
+    assert len(run.truth.steps) == 0 and run.truth.standing_s == ((0.0, 4.0),) and run.truth.running_s == ()
+    np.testing.assert_allclose(np.linalg.norm(run.samples("right_foot", 0.0, 4.0).acc_g, axis=1), 1.0)
+    no_room = run_of(duration_s=12.0, initial_standing_s=5.0, pauses=((5.5, 6.0),))
+    assert len(no_room.truth.steps) == 0 and len(no_room.truth.standing_s) == 1
+
+
 # -- timing truth -----------------------------------------------------------------------------
 def test_step_times_are_consistent_with_ic_and_tc() -> None:
     st = run_of(duration_s=120.0).truth.steps

@@ -207,7 +207,8 @@ class Schedule:
             if self._seg >= len(self._windows):
                 self.done = True
                 self.covered_s = math.inf
-                self.standing.append((self._standing_since, max(self._standing_since, self.duration_s)))
+                if self.duration_s > self._standing_since:
+                    self.standing.append((self._standing_since, self.duration_s))
                 return
             start, end = self._windows[self._seg]
             interval = float(self.nominal_interval_s(start))
@@ -221,7 +222,8 @@ class Schedule:
         left.set("heel", -1, heel)
         right.set("tc", -1, start + interval)
         right.set("heel", -1, heel)
-        self.standing.append((self._standing_since, max(self._standing_since, start - heel)))
+        if start - heel > self._standing_since:
+            self.standing.append((self._standing_since, start - heel))
         self.segments.append(lift=np.array([start]), ic0=np.array([ic0]), back_end=np.array([math.inf]),
                              feet_end=np.array([math.inf]))
         self._seg_row = len(self.segments) - 1
