@@ -24,7 +24,7 @@ from tests.test_recording import INFO, _blocks, every_record
 EXAMPLES = int(os.environ.get("SENSORKIT_FUZZ_EXAMPLES", "100"))
 FILES = ["meta.json", "streams/ann_lower_back.bin", "streams/ann_phone.bin", "tables/steps.csv",
          "tables/gaps.csv", "tables/cues.csv", "tables/fatigue.csv", "tables/calibration.csv",
-         "tables/health.csv", "tables/speed.csv"]
+         "tables/health.csv", "tables/speed.csv", "order.bin"]
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +38,7 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def read_everything(path: Path) -> None:
     r = RecordingReader(path)
+    r.order()
     for sid in r.sensor_ids:
         block = r.samples(sid, 3.1, 3.6)
         assert len(block) == len(block.time_s)
@@ -91,7 +92,7 @@ def test_a_damaged_recording_reads_or_fails_with_a_sensorkit_error(
 @settings(max_examples=max(20, EXAMPLES // 5), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(cut=st.floats(0, 1), name=st.sampled_from(["streams/ann_lower_back.bin", "tables/gaps.csv",
-                                                   "tables/health.csv", "tables/speed.csv"]))
+                                                   "tables/health.csv", "tables/speed.csv", "order.bin"]))
 def test_a_recording_cut_anywhere_still_replays(pristine: Path, tmp_path: Path, cut: float, name: str) -> None:
     import asyncio
 
