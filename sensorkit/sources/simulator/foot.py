@@ -64,8 +64,8 @@ class FootModel:
             toe = r.toe_off_pitch_deg
             pitch[k] = strike * (1 - xl) ** 2 + toe * xh * xh
             rate[k] = -2 * strike * (1 - xl) / load + 2 * toe * xh / heel
-            xp = np.minimum(tau / SHOE_PULSE_S, 1.0)
-            az[k] = foot.col("pulse_g")[jk] * np.sin(np.pi * xp)
+            xp = np.minimum(tau * (math.pi / SHOE_PULSE_S), math.pi).astype(np.float32)
+            az[k] = foot.col("pulse_g")[jk] * np.maximum(np.sin(xp), 0.0)  # float32 sin(pi) < 0
 
         k = np.flatnonzero(~stance)
         if len(k):
@@ -77,13 +77,15 @@ class FootModel:
             toe = r.toe_off_pitch_deg
             m0 = 2 * toe / foot.col("heel")[jk] * ts
             nxt = foot.col("strike")[jn]
-            u2, u3 = u * u, u * u * u
-            dip = _DIP_NORM * u2 * (1 - u) ** 4
-            ddip = _DIP_NORM * u * (1 - u) ** 3 * (2 - 6 * u)
-            pitch[k] = ((2 * u3 - 3 * u2 + 1) * toe + (u3 - 2 * u2 + u) * m0 + (3 * u2 - 2 * u3) * nxt
-                        + r.swing_dip_deg * dip)
-            rate[k] = ((6 * u2 - 6 * u) * toe + (3 * u2 - 4 * u + 1) * m0 + (6 * u - 6 * u2) * nxt
-                       + r.swing_dip_deg * ddip) / ts
+            # cubic Hermite (toe-off pitch and rate -> strike angle, rate 0) + early-swing dip
+            v = 1.0 - u
+            uv = u * v
+            v2 = v * v
+            rise = nxt - toe
+            dip = (_DIP_NORM * r.swing_dip_deg) * uv * uv * v2
+            ddip = (_DIP_NORM * r.swing_dip_deg) * uv * v2 * (2 - 6 * u)
+            pitch[k] = toe + rise * (u * u * (3 - 2 * u)) + m0 * (uv * v) + dip
+            rate[k] = (rise * (6 * uv) + m0 * (v * (1 - 3 * u)) + ddip) / ts
             inv_ts2 = 1.0 / (ts * ts)
             stride_m = r.speed_mps * (ts + r.contact_time_ms / 1000)
             w = (2 * math.pi * u).astype(np.float32)  # float32 trig: 8x faster, errors ~1e-7
