@@ -122,6 +122,16 @@ def test_integrating_shoe_pitch_rate_through_swing_gives_the_strike_angle(strike
     assert abs(np.mean(errors)) < 1.0
 
 
+def test_foot_pitch_truth_is_the_strike_angle_at_ic_and_flat_in_mid_stance() -> None:
+    run = run_of(duration_s=30.0)
+    st = run.truth.steps.between(10.0, 25.0)
+    right = st.select(st.side == Side.RIGHT)
+    np.testing.assert_allclose(run.foot_pitch_deg("right_foot", right.ic_s), right.strike_angle_deg, atol=1e-9)
+    mid = right.ic_s + 0.4 * right.contact_time_ms / 1000
+    np.testing.assert_allclose(run.foot_pitch_deg("right_foot", mid), 0.0, atol=1e-9)
+    assert np.all(run.foot_pitch_deg("right_foot", right.tc_s) < -30.0), "plantarflexed at toe-off"
+
+
 def test_shoe_gyro_sign_after_ic_tells_heel_from_forefoot_strike() -> None:
     for strike, sign in ((15.0, +1), (-8.0, -1)):
         run = run_of(duration_s=30.0, strike_angle_deg=strike)

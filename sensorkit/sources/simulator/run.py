@@ -210,6 +210,15 @@ class SimulatedRun:
         self._sched.ensure(float(t.max(initial=0.0)))
         return self._trunk.lean_deg(t)
 
+    def foot_pitch_deg(self, placement: Placement | str, true_time_s: F64) -> F64:
+        """Shoe pitch (+ toes up) relative to quiet standing, at true times (the shoe's truth)."""
+        t = np.asarray(true_time_s, dtype=np.float64)
+        self._sched.ensure(float(t.max(initial=0.0)))
+        model = self._models[self.pod_index(placement)]
+        if not isinstance(model, FootModel):
+            raise KeyError(f"{placement!r} is not a shoe pod")
+        return model.pitch(t)[0]
+
     @property
     def truth(self) -> RunTruth:
         """The complete truth of a finite run (steps of a 3-hour run take about 4 MB)."""
