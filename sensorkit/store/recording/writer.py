@@ -22,26 +22,13 @@ import shutil
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-import numpy as np
-
 from sensorkit.errors import RecordingError
-from sensorkit.model import (
-    RECORD_NAMES,
-    Calibration,
-    Gap,
-    SampleBlock,
-    SensorHealth,
-    SessionInfo,
-    SpeedSample,
-    to_row,
-)
-from sensorkit.store.recording.appendfile import AppendFile, Chunk
-from sensorkit.store.recording.cells import encode_cell
+from sensorkit.model import RECORD_NAMES, Calibration, Gap, SampleBlock, SessionInfo, to_row
+from sensorkit.store.recording.appendfile import AppendFile
 from sensorkit.store.recording.layout import (
     FORMAT_NAME,
     FORMAT_VERSION,
@@ -49,92 +36,31 @@ from sensorkit.store.recording.layout import (
     ORDER_BLOCK,
     ORDER_DTYPE,
     ORDER_FILE,
-    ORDER_GAP,
-    ORDER_HEALTH,
-    ORDER_SPEED,
     STREAMS_DIR,
     TABLES_DIR,
     ChannelDtype,
-    channel_columns,
     dtype_to_json,
     safe_stem,
     stream_channels,
     stream_dtype,
 )
 from sensorkit.store.recording.metadata import fsync_dir, session_to_json, write_json_atomic
-from sensorkit.store.recording.stats import RecordingStats
+from sensorkit.store.recording.packing import (
+    ORDER_KIND,
+    Batch,
+    StreamFile,
+    TableFile,
+    json_safe,
+    pack_blocks,
+    pack_order,
+    pack_rows,
+)
+from sensorkit.store.recording.stats import IoCounters, RecordingStats
 
 log = logging.getLogger(__name__)
 
 WRITE_FAILED_REASON = "recording_write_failed"
 """``Gap.reason`` of samples the recording had to give up while the disk kept failing."""
-
-_REPORT_EVERY_S = 30.0
-
-
-_ORDER_KIND: dict[type, int] = {Gap: ORDER_GAP, SpeedSample: ORDER_SPEED, SensorHealth: ORDER_HEALTH}
-
-
-@dataclass(slots=True)
-class _Stream:
-    index: int
-    sensor_id: str
-    file_name: str
-    dtype: np.dtype
-    channels: list[str]
-    file: AppendFile
-
-
-@dataclass(slots=True)
-class _Table:
-    name: str
-    columns: list[str]
-    file: AppendFile
-
-
-@dataclass(slots=True)
-class Batch:
-    """Buffered items swapped out of the writer, not yet packed (packing happens off-loop)."""
-
-    blocks: dict[str, list[SampleBlock]] = field(default_factory=dict)
-    records: dict[str, list[Any]] = field(default_factory=dict)
-    order: list[tuple[int, int, int, int]] = field(default_factory=list)
-    meta: dict[str, Any] | None = None
-
-
-def _json_safe(v: Any) -> Any:
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if isinstance(v, dict):
-        return {str(k): _json_safe(x) for k, x in v.items()}
-    if isinstance(v, list | tuple):
-        return [_json_safe(x) for x in v]
-    return v
-
-
-def pack_blocks(blocks: list[SampleBlock], stream: _Stream) -> Chunk:
-    """One contiguous run of fixed-size records; missing optional channels become NaN."""
-    n = sum(len(b) for b in blocks)
-    out = np.empty(n, stream.dtype)
-    out["time_s"] = np.concatenate([b.time_s for b in blocks]) if len(blocks) > 1 else blocks[0].time_s
-    for ch in stream.channels:
-        parts = [getattr(b, ch) if getattr(b, ch) is not None else np.full((len(b), 3), np.nan)
-                 for b in blocks]
-        arr = np.concatenate(parts) if len(parts) > 1 else parts[0]
-        for i, col in enumerate(channel_columns(ch)):
-            out[col] = arr[:, i]
-    return Chunk(out.tobytes(), n, float(out["time_s"][0]), float(out["time_s"][-1]))
-
-
-def pack_order(entries: list[tuple[int, int, int, int]]) -> Chunk:
-    return Chunk(np.array(entries, dtype=ORDER_DTYPE).tobytes(), len(entries))
-
-
-def pack_rows(records: list[Any]) -> Chunk:
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows(
-        [encode_cell(v) for v in to_row(r).values()] for r in records)
-    return Chunk(buf.getvalue().encode(), len(records))
 
 
 class RecordingWriter:
@@ -167,12 +93,12 @@ class RecordingWriter:
         self.channel_dtype: ChannelDtype = channel_dtype
         self.max_buffer_bytes = max_buffer_bytes
         self.auto_flush = auto_flush
-        self._config = _json_safe(dict(config or {}))
+        self._config = json_safe(dict(config or {}))
         self._notes: dict[str, str] = dict(info.notes)
         self._calibration: list[dict[str, Any]] = []
         self._io_lock = threading.Lock()
-        self._streams: dict[str, _Stream] = {}
-        self._tables: dict[str, _Table] = {}
+        self._streams: dict[str, StreamFile] = {}
+        self._tables: dict[str, TableFile] = {}
         self._stems: set[str] = set()
         self._order: AppendFile | None = None
         self._order_complete = True
@@ -182,14 +108,10 @@ class RecordingWriter:
         self._closed = False
         self._last_flush = time.monotonic()
         self._end_time_s = -math.inf
-        # counters (loop side / io side)
+        # counters: loop side here, I/O side in self._io
         self._samples_received = self._records_received = self._unsupported = 0
-        self._dropped_channels = 0
-        self._samples_written = self._records_written = self._bytes_written = 0
-        self._flushes = self._write_errors = self._dropped_samples = self._dropped_records = 0
-        self._failing_since: float | None = None
-        self._last_report = 0.0
-        self._last_error: str | None = None
+        self._dropped_channels = self._unrecorded_samples = 0
+        self._io = IoCounters(str(self.path), max_buffer_bytes >> 20)
         self._create(overwrite)
 
     # -- creation ---------------------------------------------------------------------------
@@ -217,23 +139,23 @@ class RecordingWriter:
             self._close_files()
             raise RecordingError(f"{self.path}: cannot create the recording: {exc}") from exc
 
-    def _add_stream(self, sensor_id: str, has_gyro: bool, has_mag: bool) -> _Stream:
+    def _add_stream(self, sensor_id: str, has_gyro: bool, has_mag: bool) -> StreamFile:
         stem = safe_stem(sensor_id, self._stems)
         dtype = stream_dtype(has_gyro, has_mag, self.channel_dtype)
         file_name = f"{STREAMS_DIR}/{stem}.bin"
-        stream = _Stream(len(self._streams), sensor_id, file_name, dtype, stream_channels(dtype),
+        stream = StreamFile(len(self._streams), sensor_id, file_name, dtype, stream_channels(dtype),
                          AppendFile(self.path / file_name, holds="samples"))
         self._streams[sensor_id] = stream
         return stream
 
-    def _table(self, name: str) -> _Table:
+    def _table(self, name: str) -> TableFile:
         table = self._tables.get(name)
         if table is None:
             cls = next(t for t, n in RECORD_NAMES.items() if n == name)
             columns = [f.name for f in dataclasses.fields(cls)]
             buf = io.StringIO()
             csv.writer(buf, lineterminator="\n").writerow(columns)
-            table = _Table(name, columns, AppendFile(self.path / TABLES_DIR / f"{name}.csv",
+            table = TableFile(name, columns, AppendFile(self.path / TABLES_DIR / f"{name}.csv",
                                                      buf.getvalue().encode()))
             self._tables[name] = table
         return table
@@ -272,11 +194,11 @@ class RecordingWriter:
 
     def _summary(self) -> dict[str, int]:
         return {
-            "samples_written": self._samples_written,
-            "records_written": self._records_written,
-            "write_errors": self._write_errors,
-            "dropped_samples": self._dropped_samples,
-            "dropped_records": self._dropped_records,
+            "samples_written": self._io.samples_written,
+            "records_written": self._io.records_written,
+            "write_errors": self._io.write_errors,
+            "dropped_samples": self._io.dropped_samples + self._unrecorded_samples,
+            "dropped_records": self._io.dropped_records,
             "dropped_channels": self._dropped_channels,
             "unsupported_items": self._unsupported,
         }
@@ -303,12 +225,12 @@ class RecordingWriter:
                 return
             self._pending.records.setdefault(name, []).append(item)
             self._records_received += 1
-            kind = _ORDER_KIND.get(type(item))
+            kind = ORDER_KIND.get(type(item))
             if kind is not None:
                 self._pending.order.append((kind, 0, 0, 1))
             self._pending_bytes += 200
             if isinstance(item, Calibration):
-                self._calibration.append(_json_safe(to_row(item)))
+                self._calibration.append(json_safe(to_row(item)))
                 self._meta_dirty = True
         if self.auto_flush and (time.monotonic() - self._last_flush >= self.flush_interval_s
                                 or self._pending_bytes >= 8 << 20):
@@ -326,7 +248,7 @@ class RecordingWriter:
         if stream is None:
             stream = self._new_stream(block)
             if stream is None:
-                self._dropped_samples += n
+                self._unrecorded_samples += n
                 return
         for ch in ("gyr_dps", "mag_ut"):
             if getattr(block, ch) is not None and ch not in stream.channels:
@@ -340,14 +262,14 @@ class RecordingWriter:
         self._pending_bytes += n * stream.dtype.itemsize
         self._end_time_s = max(self._end_time_s, block.end_s)
 
-    def _new_stream(self, block: SampleBlock) -> _Stream | None:
+    def _new_stream(self, block: SampleBlock) -> StreamFile | None:
         """A sensor missing from SessionInfo still gets recorded, laid out from its first block."""
         try:
             with self._io_lock:
                 stream = self._add_stream(block.sensor_id, block.gyr_dps is not None,
                                           block.mag_ut is not None)
         except OSError as exc:
-            self._io_failed(exc)
+            self._io.failed(exc, self._retained_bytes())
             return None
         log.info("recording %s: new stream %s (not in the session's sensor list)", self.path, block.sensor_id)
         self._meta_dirty = True
@@ -392,11 +314,11 @@ class RecordingWriter:
             try:
                 size0 = f.good_size
                 count = f.write_out()
-                self._bytes_written += f.good_size - size0
+                self._io.bytes_written += f.good_size - size0
                 if f.holds == "samples":
-                    self._samples_written += count
+                    self._io.samples_written += count
                 elif f.holds == "records":
-                    self._records_written += count
+                    self._io.records_written += count
                 if fsync:
                     f.fsync()
             except OSError as exc:
@@ -406,31 +328,13 @@ class RecordingWriter:
                 write_json_atomic(self.path / META_FILE, batch.meta, fsync=fsync)
             except OSError as exc:
                 error, self._meta_dirty = exc, True  # retry with the next batch
-        self._flushes += 1
+        self._io.flushes += 1
         if error is not None:
-            self._io_failed(error)
+            self._io.failed(error, self._retained_bytes())
             self._enforce_buffer_limit()
-        elif self._failing_since is not None:
-            log.warning("recording %s: writing again after %.0f s of failures (%d samples and %d records "
-                        "dropped in total)", self.path, time.monotonic() - self._failing_since,
-                        self._dropped_samples, self._dropped_records)
-            self._failing_since = None
+        else:
+            self._io.succeeded()
         self._report_broken(files)
-
-    def _io_failed(self, exc: OSError) -> None:
-        self._write_errors += 1
-        self._last_error = f"{type(exc).__name__}: {exc}"
-        now = time.monotonic()
-        if self._failing_since is None:
-            self._failing_since = self._last_report = now
-            log.error("recording %s: cannot write (%s); the session goes on, data is kept in memory "
-                      "(up to %d MB) and written when the disk accepts it again",
-                      self.path, self._last_error, self.max_buffer_bytes >> 20)
-        elif now - self._last_report >= _REPORT_EVERY_S:
-            self._last_report = now
-            log.error("recording %s: still failing (%s): %d write errors, %d bytes waiting, "
-                      "%d samples and %d records dropped", self.path, self._last_error, self._write_errors,
-                      self._retained_bytes(), self._dropped_samples, self._dropped_records)
 
     def _files(self) -> list[AppendFile]:
         files = [s.file for s in self._streams.values()] + [t.file for t in self._tables.values()]
@@ -444,8 +348,8 @@ class RecordingWriter:
             return
         self._give_up()
         log.error("recording %s: memory buffer full while the disk fails; gave up %d samples "
-                  "(recorded as gaps) and %d records so far", self.path, self._dropped_samples,
-                  self._dropped_records)
+                  "(recorded as gaps) and %d records so far", self.path, self._io.dropped_samples,
+                  self._io.dropped_records)
 
     def _give_up(self) -> None:
         """Drop what waits for the disk; lost samples become gaps (small, so they fit sooner).
@@ -459,12 +363,12 @@ class RecordingWriter:
         gaps: list[Gap] = []
         for s in self._streams.values():
             for chunk in s.file.drop_retained():
-                self._dropped_samples += chunk.count
+                self._io.dropped_samples += chunk.count
                 gaps.append(Gap(s.sensor_id, chunk.first_s, chunk.last_s, WRITE_FAILED_REASON, chunk.count))
         gaps_table = self._table(RECORD_NAMES[Gap])
         for t in self._tables.values():
             if t is not gaps_table:
-                self._dropped_records += sum(c.count for c in t.file.drop_retained())
+                self._io.dropped_records += sum(c.count for c in t.file.drop_retained())
         if self._meta_dirty:
             try:
                 write_json_atomic(self.path / META_FILE, self._meta(closed=False), fsync=self.fsync)
@@ -479,9 +383,9 @@ class RecordingWriter:
             if f.broken and f.retained:
                 n = sum(c.count for c in f.drop_retained())
                 if f.holds == "samples":
-                    self._dropped_samples += n
+                    self._io.dropped_samples += n
                 elif f.holds == "records":
-                    self._dropped_records += n
+                    self._io.dropped_records += n
                 else:
                     self._order_complete, self._meta_dirty = False, True
                 log.error("recording %s: %s could not be cut back after a failed write; "
@@ -505,16 +409,16 @@ class RecordingWriter:
             left = self._retained_bytes()
             if left:
                 log.error("recording %s: closing with %d bytes that could not be written (%s)",
-                          self.path, left, self._last_error)
+                          self.path, left, self._io.last_error)
                 self._give_up()
                 gaps = self._table(RECORD_NAMES[Gap]).file
                 with contextlib.suppress(OSError):
                     gaps.write_out()
-                self._dropped_records += sum(c.count for c in gaps.drop_retained())
+                self._io.dropped_records += sum(c.count for c in gaps.drop_retained())
             try:
                 write_json_atomic(self.path / META_FILE, self._meta(closed=True), fsync=self.fsync)
             except OSError as exc:
-                self._io_failed(exc)
+                self._io.failed(exc, self._retained_bytes())
             self._close_files()
 
     def _close_files(self) -> None:
@@ -526,18 +430,18 @@ class RecordingWriter:
             path=str(self.path),
             samples_received=self._samples_received,
             records_received=self._records_received,
-            samples_written=self._samples_written,
-            records_written=self._records_written,
-            bytes_written=self._bytes_written,
-            flushes=self._flushes,
-            write_errors=self._write_errors,
-            dropped_samples=self._dropped_samples,
-            dropped_records=self._dropped_records,
+            samples_written=self._io.samples_written,
+            records_written=self._io.records_written,
+            bytes_written=self._io.bytes_written,
+            flushes=self._io.flushes,
+            write_errors=self._io.write_errors,
+            dropped_samples=self._io.dropped_samples + self._unrecorded_samples,
+            dropped_records=self._io.dropped_records,
             retained_bytes=self._retained_bytes(),
             unsupported_items=self._unsupported,
             dropped_channels=self._dropped_channels,
-            failing=self._failing_since is not None,
-            last_error=self._last_error,
+            failing=self._io.failing_since is not None,
+            last_error=self._io.last_error,
         )
 
     def __enter__(self) -> Self:
