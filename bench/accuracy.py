@@ -1,6 +1,8 @@
 """Accuracy of the DSP against ground truth: Fukuchi RBDS, adeptdata, simulator (issue 3 item 8).
 
-Run: ``python -m bench.accuracy [--datasets DIR] [--no-sim] [--sim-s 120]``
+Run: ``python -m bench.accuracy [--datasets DIR] [--no-sim] [--sim-s 120] [--only SECTION]``
+(``--ideal-pods`` builds error-free, untilted Fukuchi pods: a diagnostic, not the benchmark;
+with ``--out`` elsewhere so it does not overwrite the real results).
 
 * Fukuchi et al. 2017 (PeerJ 5:e3298, CC BY 4.0): virtual lower-back and shoe pods built from
   the markers (noise, bias, mounting tilt added; see docs/validation.md), scored against the
@@ -62,6 +64,7 @@ from sensorkit.validation.scoring import (
     match_events,
     pause_scores,
 )
+from sensorkit.validation.virtual_imu import ImuErrorModel, Mounting
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "accuracy.json"
@@ -253,7 +256,7 @@ def score_config(records: list[Record], ref: Reference, info: SessionInfo, trial
         score_steps(records, ref, "fused", SHOE_TOLERANCE_S, out=out)
 
 
-def fukuchi_section(datasets: Path) -> dict[str, Any]:
+def fukuchi_section(datasets: Path, settings: fukuchi.FukuchiSettings) -> dict[str, Any]:
     trials = fukuchi.discover_trials(datasets)
     if not trials:
         print(f"\n## Fukuchi RBDS: no trials under {datasets / fukuchi.FOLDER} - skipped")
@@ -261,7 +264,7 @@ def fukuchi_section(datasets: Path) -> dict[str, Any]:
     prep_rows, prep, per_trial, timings, errors = [], {}, [], {}, {}
     for trial in trials:
         t0 = time.perf_counter()
-        s = fukuchi.load_session(trial)
+        s = fukuchi.load_session(trial, settings)
         build_s = time.perf_counter() - t0
         tr = s.truth
         st = tr.steps
@@ -493,6 +496,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS, help="folder holding the data sets")
     ap.add_argument("--no-sim", action="store_true", help="skip the simulator section")
     ap.add_argument("--sim-s", type=float, default=120.0, help="simulated seconds per runner")
+    ap.add_argument("--ideal-pods", action="store_true",
+                    help="Fukuchi pods without noise, bias or mounting tilt (diagnostic; not the benchmark)")
+    ap.add_argument("--only", choices=("fukuchi", "adeptdata", "simulator"), help="run one section")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
@@ -501,9 +507,17 @@ def main(argv: list[str] | None = None) -> int:
           f"{'sensorkit.metrics.offline.analyze_items' if dsp else 'MISSING (data preparation only)'}")
     result: dict[str, Any] = {"version": __version__, "dsp_available": dsp is not None,
                               "datasets": str(args.datasets)}
-    result["fukuchi"] = fukuchi_section(args.datasets)
-    result["adeptdata"] = adept_section(args.datasets)
-    result["simulator"] = {"skipped": "--no-sim"} if args.no_sim else sim_section(args.sim_s)
+    settings = fukuchi.FukuchiSettings()
+    if args.ideal_pods:
+        settings = fukuchi.FukuchiSettings(errors=ImuErrorModel.ideal(), back_mount=Mounting(0.0, 0.0),
+                                           foot_mount=Mounting(0.0, 0.0))
+        result["fukuchi_pods"] = "ideal (diagnostic)"
+    run = {args.only} if args.only else {"fukuchi", "adeptdata", "simulator"}
+    if args.no_sim:
+        run.discard("simulator")
+    result["fukuchi"] = fukuchi_section(args.datasets, settings) if "fukuchi" in run else {"skipped": "--only"}
+    result["adeptdata"] = adept_section(args.datasets) if "adeptdata" in run else {"skipped": "--only"}
+    result["simulator"] = sim_section(args.sim_s) if "simulator" in run else {"skipped": "not selected"}
     result["headline"] = headline(result)
     result["wall_s"] = time.perf_counter() - t0
     print(f"\nHEADLINE: {result['headline']} (bench wall time {result['wall_s']:.0f} s)")
