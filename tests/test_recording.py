@@ -309,3 +309,26 @@ def test_settings_name_recordings_after_start_time_and_session() -> None:
         RecordingSettings(name="{runner}")
     with pytest.raises(ValueError, match="flush_interval_s"):
         RecordingSettings(flush_interval_s=5.0)  # a crash could then lose more than a second
+
+
+def test_a_newer_writers_extra_columns_and_tables_do_not_stop_an_older_reader(tmp_path: Path) -> None:
+    path = tmp_path / "newer.skrec"
+    with RecordingWriter(path, INFO, fsync=True) as w:
+        w.write(PostureSample("ann", 1.0, 5.0, 1.0))
+        w.set_note("shoe", "trail 2")
+    table = path / "tables" / "posture.csv"
+    table.write_text(table.read_text().replace("lateral_lean_deg\n", "lateral_lean_deg,new_thing\n")
+                     .replace(",1.0\n", ",1.0,42\n"))
+    (path / "tables" / "laps.csv").write_text("time_s,lap\n60.5,1\n")
+    meta = json.loads((path / "meta.json").read_text())
+    meta["tables"]["laps"] = {"file": "tables/laps.csv", "columns": ["time_s", "lap"]}
+    meta["something_new"] = {"x": 1}
+    (path / "meta.json").write_text(json.dumps(meta))
+
+    r = RecordingReader(path)
+    assert r.notes["shoe"] == "trail 2"
+    assert r.records(PostureSample) == [PostureSample("ann", 1.0, 5.0, 1.0)]
+    assert r.columns("posture")["new_thing"].tolist() == ["42"]
+    assert r.columns("laps")["lap"].tolist() == ["1"]  # unknown table: text cells, no record type
+    with pytest.raises(KeyError, match="no record type"):
+        r.records("laps")
