@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
+from collections.abc import AsyncIterable
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +13,7 @@ import pytest
 
 from sensorkit.errors import InputFileError, RecordingError
 from sensorkit.model import (
+    BusItem,
     Calibration,
     Cue,
     CueKind,
@@ -332,3 +335,35 @@ def test_a_newer_writers_extra_columns_and_tables_do_not_stop_an_older_reader(tm
     assert r.columns("laps")["lap"].tolist() == ["1"]  # unknown table: text cells, no record type
     with pytest.raises(KeyError, match="no record type"):
         r.records("laps")
+
+
+class _Tripwire(CollectSink):
+    """Sets ``reached`` once ``samples`` samples went by."""
+
+    def __init__(self, samples: int) -> None:
+        super().__init__("tripwire")
+        self.samples = samples
+        self.reached = asyncio.Event()
+
+    async def consume(self, items: AsyncIterable[BusItem]) -> None:
+        seen = 0
+        async for item in items:
+            seen += len(item) if isinstance(item, SampleBlock) else 0
+            if seen >= self.samples:
+                self.reached.set()
+
+
+async def test_a_hard_cancelled_session_still_closes_its_recording_with_everything_received(tmp_path: Path) -> None:
+    ann = sensor("ann")
+    info = SessionInfo("cancel", 0.0, (RunnerInfo("ann"),), (ann,), "test")
+    sink, tripwire = RecordingSink(tmp_path / "c.skrec", info), _Tripwire(500)
+    run = asyncio.create_task(Session(info, [ListSource([ann], ramp_blocks(ann, 400, 25), delay_s=0.002)],
+                                      {}, [sink, tripwire]).run())
+    await tripwire.reached.wait()
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    st = sink.stats()
+    assert st is not None and st.samples_written == st.samples_received >= 500
+    r = RecordingReader(tmp_path / "c.skrec")
+    assert r.closed and np.array_equal(r.samples(ann.sensor_id).acc_g[:, 0], np.arange(st.samples_written))
