@@ -19,14 +19,15 @@ or ``max_step_s`` after its IC when no next step comes.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from sensorkit.dsp import stepfeatures as sf
 from sensorkit.dsp.base import F64, History, StageHealth
 from sensorkit.dsp.contacts import Contact
 from sensorkit.dsp.filters import FirLowpass
-from sensorkit.dsp.impact import impact_of
 from sensorkit.model import Side
 
 G_MPS2 = 9.80665
@@ -72,13 +73,22 @@ class BackStepSettings:
 
 
 class BackStepDetector:
-    """Streams body-frame lower-back samples in, :class:`Contact` records out."""
+    """Streams body-frame lower-back samples in, :class:`Contact` records out.
+
+    Hot path: the FIR and the hysteresis are vectorised over the block; the per-step work
+    (a few edges per block) uses Python scalars on short windows, which is cheaper than many
+    small numpy calls.
+    """
 
     def __init__(self, settings: BackStepSettings, sampling_rate_hz: float) -> None:
         self.settings = settings
         self.fs = sampling_rate_hz
         self._keep = int((2 * settings.max_step_s + settings.max_contact_s + 1.0) * sampling_rate_hz)
         self._min_contact_n = max(round(settings.min_contact_s * sampling_rate_hz), 1)
+        self._max_contact_n = round(settings.max_contact_s * sampling_rate_hz) + 1
+        self._reach_n = max(round(0.15 * sampling_rate_hz), 2)  # how far edges are searched
+        self._extrap_n = 0.08 * sampling_rate_hz  # how far an edge may be extrapolated
+        self._width = int((settings.max_step_s + 0.1) * sampling_rate_hz) + 4  # samples per step row
         self.reset()
 
     def reset(self) -> None:
@@ -91,9 +101,10 @@ class BackStepDetector:
         self._state = 1  # as if in a stance: a rise only counts after a flight was seen
         self._cursor = 0  # next filtered index to segment
         self._rise: int | None = None  # index of the current stance's rising edge
-        self._rise_ic: float | None = None  # its IC time
+        self._rise_pos = 0.0  # its IC position (fractional sample index)
         self._rise_confirmed = False
-        self._open: list[tuple[float, float, int, int]] = []  # (ic_s, tc_s, ic_idx, tc_idx) awaiting next IC
+        self._open: list[tuple[float, float]] = []  # (ic_pos, tc_pos) awaiting the next IC
+        self._final: list[tuple[float, float, float | None]] = []  # ready, features pending
         self._vote = 0.0
         self._parity = 1.0
         self._last_ic: float | None = None
@@ -103,7 +114,8 @@ class BackStepDetector:
 
     def gap(self) -> list[Contact]:
         """Samples are missing: close what is complete, forget partial stances, restart filters."""
-        out = self._flush_open(None)
+        self._flush_open(None)
+        out = self._release()
         self.health.gaps += 1
         self._fir.reset()
         end = self._raw.end
@@ -114,7 +126,6 @@ class BackStepDetector:
         self._skip = self._delay
         self._state = 1
         self._rise = None
-        self._rise_ic = None
         self._rise_confirmed = False
         self._last_ic = None
         self._parity = 1.0
@@ -125,13 +136,11 @@ class BackStepDetector:
         if self._cursor <= max(self._seg_start, self._raw.start):
             return None
         back = 0.15 + 0.08 + 2.0 / self.fs - min(self.settings.ic_offset_s, 0.0)  # edge reach
-        t = float(self._raw.view(self._cursor - 1, self._cursor)[0, 0]) - back
+        t = self._time(self._cursor - 1) - back
         if self._rise is not None:
-            r = self._raw.view(self._rise, self._rise + 1)
-            if r.shape[0]:
-                t = min(t, float(r[0, 0]) - back)
+            t = min(t, self._time(self._rise) - back)
         if self._open:
-            t = min(t, self._open[0][0])
+            t = min(t, self._time_at(self._open[0][0]) + self.settings.ic_offset_s)
         return t
 
     def update(self, time_s: F64, acc_bf_g: F64) -> list[Contact]:
@@ -145,7 +154,8 @@ class BackStepDetector:
             azf = azf[drop:]
             self._skip -= drop
         self._filt.append(azf[:, None])
-        return self._segment()
+        self._segment()
+        return self._release()
 
     # -- segmentation ---------------------------------------------------------------------------
     def _segment(self) -> list[Contact]:
@@ -160,21 +170,24 @@ class BackStepDetector:
         st[x < s.off_g] = 0
         known = np.where(st >= 0, np.arange(x.shape[0]), -1)
         np.maximum.accumulate(known, out=known)
-        state = np.where(known >= 0, st[np.maximum(known, 0)], self._state).astype(np.int8)
-        d = np.diff(np.concatenate([[self._state], state]))
-        edges = np.flatnonzero(d != 0)
+        state = np.where(known >= 0, st[np.maximum(known, 0)], self._state)
+        d = np.diff(state, prepend=self._state)
+        edges = np.flatnonzero(d)
         for e in edges.tolist():
             j = lo + e
             self._confirm_rise(j, out)
             if d[e] > 0:
                 self._rise = j
-                self._rise_ic = None
                 self._rise_confirmed = False
             elif self._rise is not None:
-                self._close(j, out)
+                self._close(j)
         self._state = int(state[-1])
         self._cursor = hi
         self._confirm_rise(hi, out)
+        if self._rise is not None and hi - self._rise > self._max_contact_n + self._reach_n:
+            # Standing or walking: this "stance" can only be rejected when it ends; forget it now.
+            self._rise = None
+            self.health.rejected += 1
         self._timeout(out)
         if self.health.warming_up and self._cursor - self._seg_start > self._delay:
             self.health.warming_up = False
@@ -185,23 +198,23 @@ class BackStepDetector:
         if self._rise is None or self._rise_confirmed or upto - self._rise < self._min_contact_n:
             return
         self._rise_confirmed = True
-        ic = self._edge_time(self._rise, rising=True)
-        self._rise_ic = ic
+        self._rise_pos = self._edge_pos(self._rise, rising=True)
         if self._open:
-            out.extend(self._flush_open(ic))
+            out.extend(self._flush_open(self._rise_pos))
 
-    def _close(self, j: int, out: list[Contact]) -> None:
+    def _close(self, j: int) -> None:
         s = self.settings
-        rise, ic, confirmed = self._rise, self._rise_ic, self._rise_confirmed
+        rise, confirmed = self._rise, self._rise_confirmed
         self._rise = None
-        self._rise_ic = None
-        if rise is None or ic is None or not confirmed:
+        if rise is None or not confirmed:
             self.health.rejected += 1
             return
-        tc = self._edge_time(j, rising=False)
-        peak = float(self._filt.view(rise, j)[:, 0].max()) if j > rise else 0.0
-        dur = tc - ic
-        if not (s.min_contact_s <= dur <= s.max_contact_s) or peak < s.min_peak_g:
+        ic_pos = self._rise_pos
+        tc_pos = self._edge_pos(j, rising=False)
+        ic = self._time_at(ic_pos) + s.ic_offset_s
+        tc = self._time_at(tc_pos) + s.tc_offset_s
+        peak = float(self._filt.view(rise, j).max()) if j > rise else 0.0
+        if not (s.min_contact_s <= tc - ic <= s.max_contact_s) or peak < s.min_peak_g:
             self.health.rejected += 1
             return
         if self._last_ic is not None and ic - self._last_ic < s.min_step_s:
@@ -210,132 +223,153 @@ class BackStepDetector:
         if self._last_ic is not None and ic - self._last_ic > s.max_step_s:
             self._parity = 1.0
         self._last_ic = ic
-        self._open.append((ic, tc, self._index_at(ic), self._index_at(tc)))
+        self._open.append((ic_pos, tc_pos))
 
     def _timeout(self, out: list[Contact]) -> None:
         """No next step in time: release the open contact without one (deterministic deadline)."""
         if not self._open or self._cursor <= self._seg_start:
             return
         s = self.settings
-        t_now = float(self._raw.view(self._cursor - 1, self._cursor)[0, 0])
         # Late enough that any next IC within max_step_s has been confirmed already, so the
         # result does not depend on where blocks end.
-        deadline = self._open[-1][0] + s.max_step_s + s.min_contact_s + 0.25 + 2.0 / self.fs
-        if t_now > deadline:
+        deadline = self._time_at(self._open[-1][0]) + s.ic_offset_s + s.max_step_s + s.min_contact_s \
+            + 0.25 + 2.0 / self.fs
+        if self._time(self._cursor - 1) > deadline:
             out.extend(self._flush_open(None))
 
-    def _flush_open(self, next_ic: float | None) -> list[Contact]:
-        out = []
-        for ic, tc, ic_idx, tc_idx in self._open:
-            nxt = next_ic if next_ic is not None and next_ic - ic <= self.settings.max_step_s else None
-            out.append(self._contact(ic, tc, ic_idx, tc_idx, nxt))
+    def _flush_open(self, next_pos: float | None) -> list[Contact]:
+        """Queue the open contacts for release; features are computed once per update."""
+        self._final.extend((ic_pos, tc_pos, next_pos) for ic_pos, tc_pos in self._open)
         self._open = []
-        return out
+        return []
+
+    def _release(self) -> list[Contact]:
+        items, self._final = self._final, []
+        return self._contacts(items)
 
     # -- per-contact features ------------------------------------------------------------------
-    def _contact(self, ic: float, tc: float, ic_idx: int, tc_idx: int, next_ic: float | None) -> Contact:
+    def _contacts(self, items: list[tuple[float, float, float | None]]) -> list[Contact]:
+        """Contacts with their features, all computed in one batch (see stepfeatures)."""
+        if not items:
+            return []
         s = self.settings
-        raw = self._raw.view(ic_idx, tc_idx + 1)
-        side, conf, vo = Side.UNKNOWN, 0.0, None
-        if raw.shape[0] >= 3:
-            stance_ml = float(raw[:, 2].mean())
-            ref_ml = 0.0
-            if next_ic is not None:
-                nxt_idx = self._index_at(next_ic)
-                step = self._raw.view(ic_idx, nxt_idx)
-                if step.shape[0] >= 4:
-                    ref_ml = float(step[:, 2].mean())
-                    vo = _vertical_oscillation_cm(step[:, 0], step[:, 3])
-            m = stance_ml - ref_ml
-            self._vote = s.side_vote * self._vote + (1 - s.side_vote) * m * self._parity
-            expected = self._vote * self._parity
-            side = Side.LEFT if expected < 0 else Side.RIGHT
-            conf = min(abs(self._vote) / 0.05, 1.0)
-            self._parity = -self._parity
-        half = max(ic_idx + 3, (ic_idx + tc_idx) // 2 + 1)
-        win = self._raw.view(ic_idx, half)
-        imp = impact_of(win[:, 0], win[:, 1:4], win[:, 3], s.acc_range_g) if win.shape[0] >= 3 else None
-        if imp is not None and imp.saturated:
-            self.health.saturated += 1
-        return Contact(
-            ic_s=ic, tc_s=tc, side=side, next_ic_s=next_ic,
-            impact_g=None if imp is None else imp.peak_g,
-            loading_rate_gps=None if imp is None else imp.loading_rate_gps,
-            saturated=bool(imp is not None and imp.saturated),
-            vertical_oscillation_cm=vo, side_confidence=conf)
+        k = len(items)
+        ic_s = [self._time_at(i) + s.ic_offset_s for i, _, _ in items]
+        tc_s = [self._time_at(c) + s.tc_offset_s for _, c, _ in items]
+        nxt_s: list[float | None] = []
+        for (_, _, n), ic in zip(items, ic_s, strict=True):
+            t_next = None if n is None else self._time_at(n) + s.ic_offset_s
+            nxt_s.append(t_next if t_next is not None and t_next - ic <= s.max_step_s else None)
+        start = self._raw.start
+        i0 = np.array([max(int(i) + 1, start) for i, _, _ in items], dtype=np.int64)
+        i_tc = np.maximum(np.array([int(c) + 1 for _, c, _ in items], dtype=np.int64), i0 + 1)
+        i1 = np.array([int(n) + 1 if n is not None and t is not None else e
+                       for (_, _, n), t, e in zip(items, nxt_s, i_tc.tolist(), strict=True)], dtype=np.int64)
+        lo = int(i0.min())
+        view = self._raw.view(lo, int(max(i1.max(), i_tc.max())))
+        rel = i0 - lo
+        n_stance = np.minimum(i_tc - i0, view.shape[0] - rel)
+        n_step = np.minimum(i1 - i0, view.shape[0] - rel)
+        t, ax, ay, az = sf.gather_columns(view, rel, self._width)
+        m_st, m_sp = sf.masks(n_stance, self._width), sf.masks(n_step, self._width)
+        n_imp = np.maximum(3, (n_stance + 1) // 2)
+        m_imp = sf.masks(n_imp, self._width)
+        last = t[np.arange(k), np.maximum(n_step - 1, 0)]
+        dt = np.where(n_step > 1, (last - t[:, 0]) / np.maximum(n_step - 1, 1), 1.0 / self.fs)
+        vo = sf.vertical_oscillation_cm(np.where(m_sp, az, 0.0), m_sp, n_step, dt)
+        ml_st = sf.row_means(np.where(m_st, ay, 0.0), n_stance)
+        ml = ml_st - sf.row_means(np.where(m_sp, ay, 0.0), n_step)
+        peak, rate = sf.impact(az, m_imp, t)
+        sat = sf.saturated_rows([ax, ay, az], m_imp, s.acc_range_g)
+        out = []
+        for j in range(k):
+            side, conf = Side.UNKNOWN, 0.0
+            has_next = nxt_s[j] is not None
+            if n_stance[j] >= 2:
+                m = float(ml[j]) if has_next else float(ml_st[j])
+                self._vote = s.side_vote * self._vote + (1 - s.side_vote) * m * self._parity
+                side = Side.LEFT if self._vote * self._parity < 0 else Side.RIGHT
+                conf = min(abs(self._vote) / 0.05, 1.0)
+                self._parity = -self._parity
+            if sat[j]:
+                self.health.saturated += 1
+            out.append(Contact(
+                ic_s=ic_s[j], tc_s=tc_s[j], side=side, next_ic_s=nxt_s[j],
+                impact_g=_num(peak[j]), loading_rate_gps=_num(rate[j]), saturated=bool(sat[j]),
+                vertical_oscillation_cm=_num(vo[j]) if has_next else None, side_confidence=conf))
+        return out
 
     # -- helpers --------------------------------------------------------------------------------
-    def _edge_time(self, j: int, rising: bool) -> float:
-        """Event time of the edge whose state change was seen at filtered index ``j``."""
+    def _time(self, i: int) -> float:
+        return self._raw.value(i)
+
+    def _time_at(self, pos: float) -> float:
+        i = int(pos)
+        raw = self._raw
+        t0 = raw.value(i)
+        if i + 1 < raw.end:
+            return t0 + (pos - i) * (raw.value(i + 1) - t0)
+        return t0 + (pos - i) / self.fs
+
+    def _edge_pos(self, j: int, rising: bool) -> float:
+        """Position of the event on the edge seen at filtered index ``j`` (state change there).
+
+        Fixed windows (never "whatever has arrived"), so block boundaries cannot matter:
+        rising edges are evaluated ``min_contact_s`` after ``j``, falling ones at ``j``.
+        """
         s = self.settings
-        # Fixed windows (never "whatever has arrived"), so block boundaries cannot matter.
-        lo = max(self._filt.start, self._raw.start, self._seg_start, j - int(0.15 * self.fs))
+        lo = max(self._filt.start, self._raw.start, self._seg_start, j - self._reach_n)
         hi = j + self._min_contact_n if rising else j + 1
-        x = self._filt.view(lo, hi)[:, 0]
-        t = self._raw.view(lo, hi)[:, 0]
+        x = self._filt.view(lo, hi)[:, 0].tolist()
         k = j - lo
+        c, u = s.contact_g, s.edge_upper_g
         if rising:
-            p1 = _last_cross_before(x, k, s.contact_g, up=True)
-            p2 = _first_cross_after(x, k - 1, s.edge_upper_g, up=True)
+            p1 = _walk_back_cross(x, k, c, up=True)
+            p2 = _walk_fwd_cross(x, k, u, up=True)
         else:
-            p1 = _first_cross_after(x, k - 1, s.contact_g, up=False)
-            p2 = _last_cross_before(x, k, s.edge_upper_g, up=False)
+            p1 = _walk_fwd_cross(x, k - 1, c, up=False)
+            p2 = _walk_back_cross(x, k, u, up=False)
         if p1 is None:
             p1 = float(k)
         pos = p1
-        if p2 is not None and p2 != p1 and s.edge_upper_g != s.contact_g:
-            slope = (s.edge_upper_g - s.contact_g) / (p2 - p1)  # g per sample, signed
-            pos = p1 - (s.contact_g - s.flight_g) / slope
-            pos = min(max(pos, p1 - 0.08 * self.fs), p1 + 0.08 * self.fs)
-        offset = s.ic_offset_s if rising else s.tc_offset_s
-        return _time_at(t, pos) + offset
-
-    def _index_at(self, t_s: float) -> int:
-        lo, hi = max(self._raw.start, self._seg_start), self._raw.end
-        t = self._raw.view(lo, hi)[:, 0]
-        return lo + int(np.clip(np.searchsorted(t, t_s), 0, max(t.shape[0] - 1, 0)))
+        if p2 is not None and p2 != p1 and u != c:
+            slope = (u - c) / (p2 - p1)  # g per sample, signed
+            pos = p1 - (c - s.flight_g) / slope
+            pos = min(max(pos, p1 - self._extrap_n), p1 + self._extrap_n)
+        return lo + max(pos, 0.0)
 
 
-def _time_at(t: F64, pos: float) -> float:
-    n = t.shape[0]
-    i = int(np.clip(np.floor(pos), 0, n - 2)) if n >= 2 else 0
-    if n < 2:
-        return float(t[0])
-    return float(t[i] + (pos - i) * (t[i + 1] - t[i]))
-
-
-def _last_cross_before(x: F64, k: int, level: float, up: bool) -> float | None:
+def _walk_back_cross(x: list[float], k: int, level: float, up: bool) -> float | None:
     """Fractional position of the last crossing of ``level`` at or before sample ``k``."""
-    seg = x[: k + 1]
-    c = (seg[:-1] < level) & (seg[1:] >= level) if up else (seg[:-1] > level) & (seg[1:] <= level)
-    idx = np.flatnonzero(c)
-    if idx.shape[0] == 0:
+    i = min(k, len(x) - 1)
+    if up:
+        while i > 0 and not (x[i - 1] < level <= x[i]):
+            i -= 1
+    else:
+        while i > 0 and not (x[i - 1] > level >= x[i]):
+            i -= 1
+    if i <= 0:
         return None
-    i = int(idx[-1])
-    a, b = float(x[i]), float(x[i + 1])
-    return i + (level - a) / (b - a) if b != a else float(i)
+    a, b = x[i - 1], x[i]
+    return i - 1 + (level - a) / (b - a) if b != a else float(i - 1)
 
 
-def _first_cross_after(x: F64, k: int, level: float, up: bool) -> float | None:
-    k = max(k, 0)
-    seg = x[k:]
-    c = (seg[:-1] < level) & (seg[1:] >= level) if up else (seg[:-1] > level) & (seg[1:] <= level)
-    idx = np.flatnonzero(c)
-    if idx.shape[0] == 0:
+def _walk_fwd_cross(x: list[float], k: int, level: float, up: bool) -> float | None:
+    """Fractional position of the first crossing of ``level`` after sample ``k``."""
+    i = max(k, 0) + 1
+    n = len(x)
+    if up:
+        while i < n and not (x[i - 1] < level <= x[i]):
+            i += 1
+    else:
+        while i < n and not (x[i - 1] > level >= x[i]):
+            i += 1
+    if i >= n:
         return None
-    i = k + int(idx[0])
-    a, b = float(x[i]), float(x[i + 1])
-    return i + (level - a) / (b - a) if b != a else float(i)
+    a, b = x[i - 1], x[i]
+    return i - 1 + (level - a) / (b - a) if b != a else float(i - 1)
 
 
-def _vertical_oscillation_cm(t: F64, az_g: F64) -> float | None:
-    """Peak-to-peak height change over one step by double integration, drift-free per step."""
-    dt = np.diff(t)
-    if dt.shape[0] < 3 or float(dt.min()) <= 0:
-        return None
-    a = (az_g - az_g.mean()) * G_MPS2
-    v = np.concatenate([[0.0], np.cumsum(0.5 * (a[1:] + a[:-1]) * dt)])
-    v -= v.mean()
-    p = np.concatenate([[0.0], np.cumsum(0.5 * (v[1:] + v[:-1]) * dt)])
-    p -= np.linspace(p[0], p[-1], p.shape[0])
-    return float((p.max() - p.min()) * 100.0)
+def _num(x: float) -> float | None:
+    v = float(x)
+    return v if math.isfinite(v) else None

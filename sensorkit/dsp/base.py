@@ -84,11 +84,28 @@ class History:
         self._buf[self._n:self._n + m] = rows
         self._n += m
 
+    def value(self, i: int, col: int = 0) -> float:
+        """One held value (row ``i`` absolute), without building a view."""
+        return float(self._buf[i - self._start, col])
+
     def view(self, lo: int, hi: int) -> F64:
         """Rows with absolute indices ``lo:hi`` (clipped to what is held); a view, do not keep."""
         lo = max(lo, self._start) - self._start
         hi = min(hi, self.end) - self._start
         return self._buf[lo:max(lo, hi)]
+
+
+def rotate(v: F64, r: F64) -> F64:
+    """``v @ r.T`` for (n, 3) rows, elementwise so every row gets the same bits whatever ``n``.
+
+    A BLAS matrix product may pick a different kernel (and rounding) for 1 row than for 1000,
+    which would break "chunked == batch" bit for bit.
+    """
+    x, y, z = v[:, 0], v[:, 1], v[:, 2]
+    out = np.empty_like(v)
+    for i in range(3):
+        out[:, i] = x * r[i, 0] + y * r[i, 1] + z * r[i, 2]
+    return out
 
 
 def interp_time(t: F64, pos: float) -> float:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sensorkit.dsp.base import F64, History, StageHealth
+from sensorkit.dsp.base import F64, History, StageHealth, rotate
 from sensorkit.model import Placement
 
 
@@ -136,99 +136,127 @@ class MountingCalibration:
         self._standing_g: F64 | None = None  # upright reference in sensor frame
         self._still_run = 0  # consecutive still windows
         self._still_sum = np.zeros(3)
-        self._n_in = 0
-        self._released_upto = 0.0
         self._calibrations = 0
+        self._clear_window()
         self._start_warmup()
 
     def _start_warmup(self) -> None:
-        self._hold = History(8, self._max_hold + self._win)  # index, t, acc(3), gyr(3)
+        self._hold = History(7, self._max_hold + self._win)  # t, acc(3), gyr(3)
+        self._hold.clear(0)
         self._classes: list[int] = []  # class of each complete window in the hold
-        self._pending = np.empty((0, 8))  # incomplete window
         self._reclip_means: list[F64] = []
         self._reclip_count = 0
         self.health.warming_up = True
+
+    def _clear_window(self) -> None:
+        self._wn = 0  # samples in the current window (kept in _wbuf: acc, gyr)
+        if not hasattr(self, "_wbuf"):
+            self._wbuf = np.empty((self._win, 6))
 
     def gap(self) -> None:
         """Missing samples: windows restart; calibration and held samples are kept."""
         self.health.gaps += 1
         if self.rotation is None:
-            self.health.rejected += self._pending.shape[0]
-        self._pending = np.empty((0, 8))
+            # The partial window in the hold cannot be classified: drop it.
+            keep = len(self._classes) * self._win
+            dropped = self._hold.end - self._hold.start - keep
+            if dropped > 0:
+                rest = self._hold.view(self._hold.start, self._hold.start + keep).copy()
+                self._hold.clear(0)
+                self._hold.append(rest)
+                self.health.rejected += dropped
+        self._clear_window()
         self._still_run = 0
         self._still_sum = np.zeros(3)
 
     # -- processing -----------------------------------------------------------------------------
     def update(self, time_s: F64, acc_g: F64, gyr_dps: F64 | None) -> list[CalibratedBlock]:
-        """Released body-frame segments; a new segment starts at each (re)calibration."""
+        """Released body-frame segments; a new segment starts at each (re)calibration.
+
+        The block is cut at window boundaries; each piece is either rotated and released
+        (calibrated) or held (warming up), and each completed window is classified.
+        """
+        with_gyro = gyr_dps is not None
         gyr = gyr_dps if gyr_dps is not None else np.zeros_like(acc_g)
         n = time_s.shape[0]
-        idx = np.arange(self._n_in, self._n_in + n, dtype=float)
-        self._n_in += n
-        rows = np.column_stack([idx, time_s, acc_g, gyr])
-        segments: list[tuple[F64, F64, list[CalibrationResult], bool]] = []
-        # Windows are cut at absolute positions, so process window by window.
-        data = np.concatenate([self._pending, rows]) if self._pending.shape[0] else rows
+        out: list[CalibratedBlock] = []
+        run_start: int | None = None  # start of the current run of released samples
         pos = 0
-        while data.shape[0] - pos >= self._win:
-            w = data[pos:pos + self._win]
-            pos += self._win
-            cls, mean_acc = self._classify(w)
+        while pos < n:
+            end = min(n, pos + self._win - self._wn)
+            a, g = acc_g[pos:end], gyr[pos:end]
+            self._accumulate(a, g)
             if self.rotation is None:
-                self._hold.append(w)
+                self._hold.append(np.column_stack([time_s[pos:end], a, g]))
+            elif run_start is None:
+                run_start = pos
+            pos = end
+            if self._wn < self._win:
+                continue
+            cls, mean_acc = self._classify()
+            if self.rotation is None:
                 self._classes.append(cls)
                 self._track_standing(cls, mean_acc)
                 cal = self._try_calibrate()
                 if cal is not None:
-                    held = self._hold.view(self._hold.start, self._hold.end).copy()
-                    segments.append((held, cal.sf_to_bf, [cal], self._calibrations > 0))
+                    held = self._hold.view(self._hold.start, self._hold.end)
+                    out.append(self._rotate(held[:, 0], held[:, 1:4], held[:, 4:7] if with_gyro else None,
+                                            [cal], self._calibrations > 0))
                     self._calibrations += 1
                     self._hold.clear(0)
                     self._classes = []
-                elif self._hold.end - self._hold.start > self._max_hold:
+                elif len(self._classes) * self._win > self._max_hold:
                     self._drop_oldest_window()
             else:
-                segments.append((w, self.rotation, [], False))
                 self._track_standing(cls, mean_acc)
-                if self._watch_reclip(cls, w):
+                if self._watch_reclip(cls, mean_acc):
+                    if run_start is not None:
+                        out.append(self._rotate(time_s[run_start:pos], acc_g[run_start:pos],
+                                                gyr_dps[run_start:pos] if gyr_dps is not None else None,
+                                                [], False))
+                        run_start = None
                     self.rotation = None
                     self._start_warmup()
-        self._pending = data[pos:].copy()
-        if self.rotation is not None and self._pending.shape[0]:
-            # A partial window is released now (zero look-ahead) and kept for the window stats.
-            segments.append((self._pending, self.rotation, [], False))
-        return self._release(segments, gyr_dps is not None)
+            self._clear_window()
+        if run_start is not None and self.rotation is not None:
+            out.append(self._rotate(time_s[run_start:n], acc_g[run_start:n],
+                                    gyr_dps[run_start:n] if gyr_dps is not None else None, [], False))
+        return _merge(out)
 
-    def _release(self, segments: list[tuple[F64, F64, list[CalibrationResult], bool]],
-                 with_gyro: bool) -> list[CalibratedBlock]:
-        out: list[CalibratedBlock] = []
-        for rows, rot, cals, restart in segments:
-            new = rows[rows[:, 0] >= self._released_upto]  # a partial window is released once
-            if new.shape[0] == 0 and not cals:
-                continue
-            if new.shape[0]:
-                self._released_upto = float(new[-1, 0]) + 1
-            acc = new[:, 2:5] @ rot.T
-            gyr = new[:, 5:8] @ rot.T if with_gyro else None
-            if out and not restart and not cals:
-                last = out[-1]
-                out[-1] = CalibratedBlock(
-                    np.concatenate([last.time_s, new[:, 1]]), np.concatenate([last.acc_g, acc]),
-                    None if gyr is None or last.gyr_dps is None else np.concatenate([last.gyr_dps, gyr]),
-                    last.calibrations, last.restarted)
-            else:
-                out.append(CalibratedBlock(new[:, 1].copy(), acc, gyr, cals, restart))
-        return out
+    def _rotate(self, t: F64, acc: F64, gyr: F64 | None, cals: list[CalibrationResult],
+                restart: bool) -> CalibratedBlock:
+        r = cals[-1].sf_to_bf if cals else self.rotation
+        assert r is not None
+        return CalibratedBlock(t.copy(), rotate(acc, r), None if gyr is None else rotate(gyr, r), cals, restart)
 
-    def _classify(self, w: F64) -> tuple[int, F64]:
+    def _accumulate(self, a: F64, g: F64) -> None:
+        k = a.shape[0]
+        self._wbuf[self._wn:self._wn + k, :3] = a
+        self._wbuf[self._wn:self._wn + k, 3:] = g
+        self._wn += k
+
+    def _classify(self) -> tuple[int, F64]:
+        """Class and mean acc of the completed window.
+
+        Computed on the whole window at once: bit-identical whatever the block boundaries were.
+        """
         s = self.settings
-        acc = w[:, 2:5]
-        norm = np.sqrt(np.einsum("ij,ij->i", acc, acc))
-        mean_acc = acc.mean(axis=0)
+        a, g = self._wbuf[:, :3], self._wbuf[:, 3:]
+        norm = np.sqrt(np.einsum("ij,ij->i", a, a))
+        mean_norm = float(norm.mean())
         sd = float(norm.std())
-        gyr_ok = (not self.has_gyro) or float(np.sqrt(np.einsum("ij,ij->i", w[:, 5:8], w[:, 5:8])).mean()) \
-            < s.still_gyr_dps
-        if sd < s.still_acc_std_g and gyr_ok and abs(float(norm.mean()) - 1.0) < 0.15:
+        mean_acc = a.mean(axis=0)
+        gn = np.sqrt(np.einsum("ij,ij->i", g, g)) if self.has_gyro else None
+        self._w_flat = 0
+        if self.placement in (Placement.LEFT_FOOT, Placement.RIGHT_FOOT) and self.rotation is not None:
+            flat = np.abs(norm - 1.0) < 0.15
+            if gn is not None:
+                flat &= gn < s.midstance_gyr_dps
+            self._w_flat = int(flat.sum())
+            if self._w_flat:
+                self._w_flat_acc = a[flat].mean(axis=0)
+        gyr_ok = gn is None or float(gn.mean()) < s.still_gyr_dps
+        if sd < s.still_acc_std_g and gyr_ok and abs(mean_norm - 1.0) < 0.15:
             return self.STILL, mean_acc
         if sd > s.running_acc_std_g:
             return self.RUNNING, mean_acc
@@ -246,7 +274,7 @@ class MountingCalibration:
             self._still_sum = np.zeros(3)
 
     def _drop_oldest_window(self) -> None:
-        # The hold starts at absolute 0 after each clear; rebuild it without its oldest window.
+        # Rebuild the hold without its oldest window.
         rest = self._hold.view(self._hold.start + self._win, self._hold.end).copy()
         self._hold.clear(0)
         self._hold.append(rest)
@@ -263,7 +291,7 @@ class MountingCalibration:
         held = self._hold.view(self._hold.start, self._hold.end)
         mask = np.repeat(cls == self.RUNNING, self._win)[: held.shape[0]]
         run = held[mask]
-        t_cal = float(run[-1, 1])
+        t_cal = float(run[-1, 0])
         if self.placement in (Placement.LEFT_FOOT, Placement.RIGHT_FOOT):
             rot, method, resid = self._foot_frame(run)
         else:
@@ -282,7 +310,7 @@ class MountingCalibration:
         return running_up, "running"
 
     def _trunk_frame(self, run: F64) -> tuple[F64, str, float | None]:
-        acc = run[:, 2:5]
+        acc = run[:, 1:4]
         mean = acc.mean(axis=0)
         z_run = _unit(mean)
         if z_run is None:
@@ -308,7 +336,7 @@ class MountingCalibration:
 
     def _foot_frame(self, run: F64) -> tuple[F64, str, float | None]:
         s = self.settings
-        acc, gyr = run[:, 2:5], run[:, 5:8]
+        acc, gyr = run[:, 1:4], run[:, 4:7]
         an = np.sqrt(np.einsum("ij,ij->i", acc, acc))
         gn = np.sqrt(np.einsum("ij,ij->i", gyr, gyr))
         flat = (np.abs(an - 1.0) < 0.15) & ((gn < s.midstance_gyr_dps) if self.has_gyro else True)
@@ -337,28 +365,23 @@ class MountingCalibration:
         return np.vstack([x, y, z]), method, resid
 
     # -- re-clip --------------------------------------------------------------------------------
-    def _watch_reclip(self, cls: int, w: F64) -> bool:
+    def _watch_reclip(self, cls: int, window_mean_acc: F64) -> bool:
         s = self.settings
         if cls == self.OTHER or self.rotation is None:
             return False
         if self.placement in (Placement.LEFT_FOOT, Placement.RIGHT_FOOT):
-            acc, gyr = w[:, 2:5], w[:, 5:8]
-            an = np.sqrt(np.einsum("ij,ij->i", acc, acc))
-            gn = np.sqrt(np.einsum("ij,ij->i", gyr, gyr))
-            flat = (np.abs(an - 1.0) < 0.15) & ((gn < s.midstance_gyr_dps) if self.has_gyro else True)
-            if int(flat.sum()) < 3:
+            if self._w_flat < 3:
                 return False
-            mean = acc[flat].mean(axis=0)
+            mean = self._w_flat_acc
         else:
-            mean = w[:, 2:5].mean(axis=0)
+            mean = window_mean_acc
         self._reclip_means.append(mean)
         n_avg = max(round(s.reclip_average_s / s.window_s), 1)
         self._reclip_means = self._reclip_means[-n_avg:]
         if len(self._reclip_means) < n_avg:
             return False
         g_sf = np.mean(self._reclip_means, axis=0)
-        up_sf = self.rotation[2]
-        if _angle_deg(g_sf, up_sf) > s.reclip_deg:
+        if _angle_deg(g_sf, self.rotation[2]) > s.reclip_deg:
             self._reclip_count += 1
         else:
             self._reclip_count = 0
@@ -366,3 +389,17 @@ class MountingCalibration:
             self._standing_g = None
             return True
         return False
+
+
+def _merge(blocks: list[CalibratedBlock]) -> list[CalibratedBlock]:
+    """Join consecutive segments that continue one another (same rotation, no new calibration)."""
+    out: list[CalibratedBlock] = []
+    for b in blocks:
+        if out and not b.calibrations and not b.restarted and out[-1].time_s.shape[0] and b.time_s.shape[0]:
+            last = out[-1]
+            gyr = None if b.gyr_dps is None or last.gyr_dps is None else np.concatenate([last.gyr_dps, b.gyr_dps])
+            out[-1] = CalibratedBlock(np.concatenate([last.time_s, b.time_s]), np.concatenate([last.acc_g, b.acc_g]),
+                                      gyr, last.calibrations, last.restarted)
+        else:
+            out.append(b)
+    return out

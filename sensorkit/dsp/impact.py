@@ -42,13 +42,16 @@ def impact_of(t: F64, acc_g: F64, signal_g: F64, range_g: float | None) -> Impac
         t80 = _cross_time(t, rise, i80, hi)
         if t80 > t20:
             rate = (hi - lo) / (t80 - t20)
+    return Impact(peak, rate, saturated(acc_g, range_g))
+
+
+def saturated(acc_g: F64, range_g: float | None) -> bool:
+    """Any axis within 2 % of the range; range unknown: a flat top of >= 2 samples above 4 g."""
     absmax = np.abs(acc_g)
     if range_g is not None:
-        sat = bool((absmax >= 0.98 * range_g).any())
-    else:
-        top = float(absmax.max())
-        sat = top > 4.0 and int((absmax >= top - 1e-6).sum()) >= 2
-    return Impact(peak, rate, sat)
+        return bool(absmax.max() >= 0.98 * range_g)
+    top = float(absmax.max())
+    return top > 4.0 and int((absmax >= top - 1e-6).sum()) >= 2
 
 
 def _cross_time(t: F64, x: F64, i: int, level: float) -> float:
