@@ -396,3 +396,137 @@ async def send_tcp(phone: HyperImuPhone, port: int, duration_s: float, tick_s: f
         writer.close()
         await writer.wait_closed()
     return sent
+
+
+# --------------------------------------------------------------------------------------------
+# Recorded exports, written the way each app writes them
+
+
+def recorded_motion(duration_s: float, rate_hz: float = 100.0, pause: tuple[float, float] | None = None,
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sample times (s from the start) and the true acc (g) / gyro (deg/s) of a recording."""
+    t = np.arange(0.0, duration_s, 1 / rate_hz)
+    if pause:
+        t = t[(t < pause[0]) | (t >= pause[1])]
+    acc, gyr = motion(t)
+    return t, acc, gyr
+
+
+def write_sensorlogger_export(path: Any, duration_s: float = 20.0, *, platform: str = "android",
+                              start_unix_s: float = EPOCH_S, zipped: bool = True,
+                              pause: tuple[float, float] | None = None) -> Any:
+    """A Sensor Logger zip export (CSV per sensor, ``time`` in ns, ``z,y,x`` order, Metadata.csv)."""
+    import io as _io
+    import zipfile
+    from pathlib import Path
+
+    t, acc, gyr = recorded_motion(duration_s, pause=pause)
+    ns = np.round((start_unix_s + t) * 1e9).astype(np.int64)
+    sign = -1.0 if platform == "ios" else 1.0
+    grav = np.tile([0.0, 0.0, 1.0], (t.size, 1))
+
+    def table(values: np.ndarray, times: np.ndarray) -> str:
+        out = _io.StringIO()
+        out.write("time,seconds_elapsed,z,y,x\n")
+        for i in range(times.size):
+            v = values[i]
+            out.write(f"{times[i]},{(times[i] - ns[0]) / 1e9:.6f},{float(v[2])!r},{float(v[1])!r},{float(v[0])!r}\n")
+        return out.getvalue()
+
+    files = {
+        "Accelerometer.csv": table((acc - grav) * G * sign, ns),
+        "Gravity.csv": table(grav * G * sign, ns),
+        "Gyroscope.csv": table(np.radians(gyr), ns + 2_000_000),
+        "Metadata.csv": "version,device name,recording time,platform,appVersion\n"
+                        f"4,Pixel 7,2024-05-01_10-00-00,{platform},1.40\n",
+    }
+    if platform == "android":
+        files["TotalAcceleration.csv"] = table(acc * G, ns)
+    loc = _io.StringIO()
+    loc.write("time,seconds_elapsed,bearingAccuracy,speedAccuracy,verticalAccuracy,horizontalAccuracy,"
+              "speed,bearing,altitude,longitude,latitude\n")
+    for k in range(int(duration_s)):
+        lat = 48.1372 + 3.0 * k / 111_195.0
+        loc.write(f"{int((start_unix_s + k) * 1e9)},{k},0,0.5,3,4.0,3.0,0,520,11.5755,{lat}\n")
+    files["Location.csv"] = loc.getvalue()
+    p = Path(path)
+    if zipped:
+        with zipfile.ZipFile(p, "w", zipfile.ZIP_DEFLATED) as z:
+            for name, text in files.items():
+                z.writestr(name, text)
+    else:
+        p.mkdir(parents=True, exist_ok=True)
+        for name, text in files.items():
+            (p / name).write_text(text)
+    return p
+
+
+def write_sensorlogger_json(path: Any, duration_s: float = 5.0, start_unix_s: float = EPOCH_S) -> Any:
+    """Sensor Logger's JSON export: one array of records, values as strings."""
+    t, acc, gyr = recorded_motion(duration_s)
+    recs: list[dict[str, str]] = []
+    for sensor, vals, dt in (("TotalAcceleration", acc * G, 0.0), ("Gyroscope", np.radians(gyr), 0.002)):
+        for i in range(t.size):
+            recs.append({"sensor": sensor, "time": str(int((start_unix_s + t[i] + dt) * 1e9)),
+                         "seconds_elapsed": str(t[i]), "z": str(vals[i, 2]), "y": str(vals[i, 1]),
+                         "x": str(vals[i, 0])})
+    path.write_text(json.dumps(recs))
+    return path
+
+
+def write_phyphox_export(path: Any, duration_s: float = 20.0, *, start_unix_s: float = EPOCH_S,
+                         pause: tuple[float, float] | None = None, dialect: str = "comma") -> Any:
+    """phyphox's CSV zip: one set per sensor, quoted headers, 0.000000000E0 numbers, meta/time.csv.
+
+    A pause stops experiment time, as phyphox does; ``dialect`` is ``comma``, ``tab`` or
+    ``semicolon`` (decimal comma).
+    """
+    import zipfile
+
+    sep, dec = {"comma": (",", "."), "tab": ("\t", "."), "semicolon": (";", ",")}[dialect]
+    t, acc, gyr = recorded_motion(duration_s, pause=pause)
+    exp_t = t.copy()
+    events = [("START", 0.0, start_unix_s)]
+    if pause:
+        after = t >= pause[1]
+        exp_t[after] -= pause[1] - pause[0]
+        events += [("PAUSE", pause[0], start_unix_s + pause[0]), ("START", pause[0], start_unix_s + pause[1])]
+
+    def num(v: float) -> str:
+        return format(v, ".9E").replace("E+0", "E").replace("E+", "E").replace("E-0", "E-").replace(".", dec)
+
+    def set_csv(head: list[str], cols: list[np.ndarray]) -> str:
+        lines = [sep.join(f'"{h}"' for h in head)]
+        lines += [sep.join(num(float(c[i])) for c in cols) for i in range(cols[0].size)]
+        return "\n".join(lines) + "\n"
+
+    acc_ms2 = acc * G
+    gyr_rad = np.radians(gyr)
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("Accelerometer.csv", set_csv(
+            ["Time (s)", "Acceleration x (m/s^2)", "Acceleration y (m/s^2)", "Acceleration z (m/s^2)",
+             "Absolute acceleration (m/s^2)"],
+            [exp_t, acc_ms2[:, 0], acc_ms2[:, 1], acc_ms2[:, 2], np.linalg.norm(acc_ms2, axis=1)]))
+        z.writestr("Gyroscope.csv", set_csv(
+            ["Time (s)", "Gyroscope x (rad/s)", "Gyroscope y (rad/s)", "Gyroscope z (rad/s)",
+             "Absolute (rad/s)"],
+            [exp_t + 0.0015, gyr_rad[:, 0], gyr_rad[:, 1], gyr_rad[:, 2], np.linalg.norm(gyr_rad, axis=1)]))
+        z.writestr("meta/device.csv", f'"property"{sep}"value"\n"deviceModel"{sep}"Pixel 7"\n'
+                                      f'"deviceBrand"{sep}"google"\n')
+        z.writestr("meta/time.csv", f'"event"{sep}"experiment time"{sep}"system time"{sep}"system time text"\n'
+                   + "".join(f'"{e}"{sep}{num(x)}{sep}{s:.3f}{sep}"-"\n' for e, x, s in events))
+    return path
+
+
+def write_hyperimu_log(path: Any, duration_s: float = 10.0, *, timestamps: bool = False,
+                       start_unix_s: float = EPOCH_S) -> Any:
+    """A HyperIMU log: '@' header lines, then accelerometer + gyroscope lines ending with a comma."""
+    t, acc, gyr = recorded_motion(duration_s)
+    lines = ["@ HyperIMU - ianovir - 2013", "@ Date: Sat Aug 02 17:32:42 CEST 2014",
+             "@Sensors: LSM6DSO Accelerometer - LSM6DSO Gyroscope", "@ SamplingTime: 10ms", ""]
+    for i in range(t.size):
+        vals = [*(acc[i] * G), *np.radians(gyr[i])]
+        head = f"{round((start_unix_s + t[i]) * 1000)}," if timestamps else ""
+        lines.append(head + ",".join(f"{v:.7g}" for v in vals) + ",")
+    path.write_text("\n".join(lines) + "\n")
+    return path

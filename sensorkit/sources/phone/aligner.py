@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sensorkit.model import Gap, SampleBlock, SensorHealth, SensorInfo, SourceItem, SpeedSample
-from sensorkit.sources.clock_sync import ClockSync, ClockSyncSettings, SyncStatus
+from sensorkit.sources.clock_sync import ClockStats, ClockSync, ClockSyncSettings, SyncStatus
 from sensorkit.sources.phone.batch import F64, Channel, ChannelData, GpsFix, PhoneBatch
 from sensorkit.sources.phone.gps import GpsSettings, GpsTrack
 
@@ -54,6 +54,8 @@ class AlignerSettings:
     remembered_message_ids: int = 512
     clock: ClockSyncSettings = field(default_factory=ClockSyncSettings)
     gps: GpsSettings = field(default_factory=GpsSettings)
+    trust_device_clock: bool = False
+    """Device times already are host-timeline seconds (imports of recorded exports): no fit."""
 
 
 @dataclass(slots=True)
@@ -138,6 +140,23 @@ class _Buffer:
         return out
 
 
+class IdentityClock:
+    """Stands in for :class:`ClockSync` when device times are already on the host timeline."""
+
+    last_jump_s = 0.0
+
+    def observe(self, device_s: float, arrival_s: float) -> SyncStatus:
+        return SyncStatus.ACCEPTED
+
+    def to_host(self, device_s: F64) -> F64:
+        return np.asarray(device_s, dtype=np.float64)
+
+    line_host = to_host
+
+    def stats(self) -> ClockStats:
+        return ClockStats(0, 0.0, 0.0, None, 0, 0, 0, True)
+
+
 def _earliest(batch: PhoneBatch) -> float:
     times = [float(c.device_s.min()) for c in batch.channels.values() if len(c)]
     times += [f.device_s for f in batch.fixes]
@@ -151,7 +170,9 @@ class PhoneAligner:
         self.info = info
         self.settings = settings or AlignerSettings()
         self.counters = AlignerCounters()
-        self.sync = ClockSync(self.settings.clock, name=info.sensor_id)
+        self.sync: ClockSync | IdentityClock = (
+            IdentityClock() if self.settings.trust_device_clock
+            else ClockSync(self.settings.clock, name=info.sensor_id))
         self.gps = GpsTrack(info.sensor_id, self.settings.gps)
         self._period_s = 1.0 / info.sampling_rate_hz
         self._reset_clock_state()
@@ -343,7 +364,7 @@ class PhoneAligner:
 
     def _emit_fix(self, fix: GpsFix, shift_s: float) -> list[SourceItem]:
         self.counters.gps_fixes += 1
-        t = float(self.sync.line_host([fix.device_s])[0]) + shift_s
+        t = float(self.sync.line_host(np.array([fix.device_s]))[0]) + shift_s
         sample: SpeedSample | None = self.gps.update(fix, t)
         if sample is None:
             self.counters.gps_rejected += 1
