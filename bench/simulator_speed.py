@@ -86,6 +86,31 @@ def source(cfg: SimulationConfig) -> int:
     return asyncio.run(go())
 
 
+def pacing(speed: float = 20.0, seconds: float = 60.0) -> dict[str, float]:
+    """Lateness of items against their schedule ``t0 + arrival / speed`` (no drift may build up)."""
+    cfg = SimulationConfig(RunnerProfile(), default_pods(200.0), seconds, 3)
+
+    async def go() -> list[float]:
+        late: list[float] = []
+        async with SimulatorSource(cfg, speed=speed) as src:
+            t0 = time.monotonic()
+            async for item in src.items():
+                due = getattr(item, "end_s", None)
+                if due is None:
+                    due = getattr(item, "time_s", 0.0)
+                late.append(time.monotonic() - (t0 + due / speed))
+        return late
+
+    in_order = asyncio.run(go())
+    late = sorted(in_order)
+    n = len(late)
+    tenth = max(1, n // 10)
+    return {"speed": speed, "simulated_s": seconds, "items": float(n), "median_late_ms": 1000 * late[n // 2],
+            "p99_late_ms": 1000 * late[int(n * 0.99)], "max_late_ms": 1000 * late[-1],
+            "first_tenth_median_late_ms": 1000 * statistics.median(in_order[:tenth]),
+            "last_tenth_median_late_ms": 1000 * statistics.median(in_order[-tenth:])}
+
+
 def marathon(seconds: float = 3 * 3600.0) -> dict[str, float]:
     """3 hours, 3 pods: wall time, peak traced memory while streaming, truth size."""
     cfg = SimulationConfig(RunnerProfile(fatigue=FatigueProfile()), default_pods(200.0), seconds, 2)
@@ -120,6 +145,7 @@ def main() -> None:
         rows.append({"case": f"{label}: 3 pods @200 Hz", "simulated_s": short, "best_cpu_s": best,
                      "median_wall_s": med, "x_real_time": short / best, "items_per_s": items / best})
     mar = marathon()
+    pace = pacing()
     print(f"\nsimulator speed (load average {load:.1f} on {os.cpu_count()} cores; best of {args.repeats})")
     print(f"{'case':52s} {'sim s':>7s} {'cpu s':>8s} {'wall s':>9s} {'x real time':>12s}")
     print(f"{'':52s} {'':7s} {'(best)':>8s} {'(median)':>9s} {'(per cpu s)':>12s}")
@@ -129,11 +155,16 @@ def main() -> None:
     print(f"{'3-hour marathon, 3 pods @200 Hz, streamed':52s} {mar['simulated_s']:7.0f} {mar['cpu_s']:8.3f} "
           f"{'':9s} {mar['x_real_time']:12.0f}   peak traced memory {mar['peak_traced_mb']:.1f} MB, "
           f"{mar['steps']:.0f} truth steps")
+    print(f"pacing at speed {pace['speed']:.0f} over {pace['simulated_s']:.0f} s: items late by median "
+          f"{pace['median_late_ms']:.2f} ms, p99 {pace['p99_late_ms']:.2f} ms, max {pace['max_late_ms']:.2f} ms; "
+          f"median in the first tenth {pace['first_tenth_median_late_ms']:.2f} ms, in the last tenth "
+          f"{pace['last_tenth_median_late_ms']:.2f} ms (no accumulation)")
     headline = rows[0]["x_real_time"]
     print(f"\nheadline: {headline:.0f}x real time per runner (3 pods @200 Hz; target >= 5000x)")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({
         "headline_x_real_time": headline, "target_x_real_time": 5000, "rows": rows, "marathon": mar,
+        "pacing": pace,
         "load_average_1min": load, "cpus": os.cpu_count(), "python": platform.python_version(),
         "machine": platform.machine(), "time_unix_s": time.time()}, indent=2) + "\n")
     print(f"wrote {RESULTS}")
