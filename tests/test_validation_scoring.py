@@ -143,3 +143,13 @@ def test_interval_cadence_of_strides_doubles():
     spm = interval_cadence_spm(ic[1:], np.diff(ic), [0.0], 30.0, factor=2.0, max_interval_s=1.6)
     assert spm[0] == pytest.approx(160.0)
     assert np.isnan(interval_cadence_spm(ic[1:3], np.diff(ic)[:2], [0.0], 30.0)[0])
+
+
+def test_false_stops_can_be_counted_on_steady_running_only():
+    t = np.arange(0.0, 100.0, 1.0)
+    stopped = (t >= 40.0) & (t <= 60.0)
+    stopped[80] = True  # a stop in a stop-and-go stretch, not in steady running
+    every = pause_scores(t, stopped, [(40.0, 60.0)])
+    steady = pause_scores(t, stopped, [(40.0, 60.0)], moving_spans_s=[(0.0, 30.0)])
+    assert every.false_alarm > 0.0
+    assert steady.false_alarm == 0.0 and steady.n_moving == 30

@@ -48,6 +48,9 @@ class Reference:
     strike_label: dict[Side, StrikeClass | None] = field(default_factory=dict)
     lean: tuple[F64, F64] | None = None
     contact_time_ms: F64 | None = None
+    per_step: dict[str, F64] = field(default_factory=dict)
+    """Optional per-contact truth keyed by StepMetrics field name (``flight_time_ms``,
+    ``impact_g``, ``vertical_oscillation_cm``, ``trunk_lean_deg``); scored when present."""
 
     @staticmethod
     def from_trial(truth: TrialTruth) -> Reference:
@@ -191,6 +194,10 @@ def score_steps(records: Sequence[Record], ref: Reference, scope: str, tol_s: fl
         r, k = steps[di], sel[ti]
         if r.contact_time_ms is not None:
             out.errors[f"{scope}.contact_ms"].append(r.contact_time_ms - float(ref.contact_ms[k]))
+        for name, truth_v in ref.per_step.items():
+            got = getattr(r, name)
+            if got is not None and np.isfinite(truth_v[k]):
+                out.errors[f"{scope}.{name}"].append(float(got) - float(truth_v[k]))
         if r.strike_angle_deg is not None and np.isfinite(ref.strike_angle_deg[k]):
             out.errors[f"{scope}.strike_deg"].append(r.strike_angle_deg - float(ref.strike_angle_deg[k]))
             out.flags[f"{scope}.strike_class_vs_angle"].append(

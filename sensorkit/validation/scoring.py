@@ -11,6 +11,7 @@ contact). Errors are ``detected - truth``: a positive bias means late.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -188,8 +189,14 @@ class PauseScore:
     n_moving: int
 
 
-def pause_scores(time_s: ArrayLike, paused: ArrayLike, pauses_s: list[tuple[float, float]] | tuple[
-        tuple[float, float], ...], margin_s: float = 3.0) -> PauseScore:
+def pause_scores(time_s: ArrayLike, paused: ArrayLike,
+                 pauses_s: Sequence[tuple[float, float]], margin_s: float = 3.0,
+                 moving_spans_s: Sequence[tuple[float, float]] | None = None) -> PauseScore:
+    """Score a per-time ``paused`` flag against reference pauses.
+
+    ``moving_spans_s`` restricts the false-alarm count to spans known to be steady running
+    (otherwise every time outside a pause counts, walking and stop-and-go included).
+    """
     t = _f64(time_s)
     flag = np.asarray(paused, dtype=bool).reshape(-1)
     inside = np.zeros(t.shape[0], dtype=bool)
@@ -198,6 +205,11 @@ def pause_scores(time_s: ArrayLike, paused: ArrayLike, pauses_s: list[tuple[floa
         inside |= (t >= a) & (t <= b)
         near |= (np.abs(t - a) < margin_s) | (np.abs(t - b) < margin_s)
     in_pause, moving = inside & ~near, ~inside & ~near
+    if moving_spans_s is not None:
+        steady = np.zeros(t.shape[0], dtype=bool)
+        for a, b in moving_spans_s:
+            steady |= (t >= a) & (t < b)
+        moving &= steady
     recall = float(flag[in_pause].mean()) if in_pause.any() else float("nan")
     false_alarm = float(flag[moving].mean()) if moving.any() else float("nan")
     return PauseScore(recall, false_alarm, int(in_pause.sum()), int(moving.sum()))
