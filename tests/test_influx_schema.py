@@ -71,7 +71,7 @@ def test_timestamps_come_from_the_host_timeline_in_integer_nanoseconds() -> None
     enc = PointEncoder(info, RawImuMode.FULL)
     assert start_ns(info) == 1_700_000_000_123_456_000
     step = StepMetrics("alice", 12.5, Side.LEFT, cadence_spm=170)
-    line = enc.encode(step).data.decode().strip()  # type: ignore[union-attr]
+    line = enc.encode_bytes(step).data.decode().strip()  # type: ignore[union-attr]
     series, fields, ts = parse_line(line)
     assert ts == 1_700_000_012_623_456_000
     assert series == "steps,runner=alice,session=s-test,side=left"
@@ -82,7 +82,7 @@ def test_timestamps_come_from_the_host_timeline_in_integer_nanoseconds() -> None
 def test_cues_keep_their_kind_as_a_tag_and_text_as_a_field() -> None:
     enc = PointEncoder(make_info(), RawImuMode.OFF)
     cue = Cue("bob", 3.0, CueKind.OVERSTRIDE, "Shorter steps", 2, 8.0, 2.9)
-    line = enc.encode(cue).data.decode().strip()  # type: ignore[union-attr]
+    line = enc.encode_bytes(cue).data.decode().strip()  # type: ignore[union-attr]
     assert line.startswith("cues,kind=overstride,runner=bob,session=s-test ")
     assert 'text="Shorter steps"' in line and "priority=2i" in line
 
@@ -90,7 +90,7 @@ def test_cues_keep_their_kind_as_a_tag_and_text_as_a_field() -> None:
 def test_numeric_only_mode_drops_string_fields_for_stores_that_cannot_keep_them() -> None:
     enc = PointEncoder(make_info(), RawImuMode.OFF, numeric_fields_only=True)
     cue = Cue("bob", 3.0, CueKind.OVERSTRIDE, "Shorter steps", 2, 8.0, 2.9)
-    _, fields, _ = parse_line(enc.encode(cue).data.decode().strip())  # type: ignore[union-attr]
+    _, fields, _ = parse_line(enc.encode_bytes(cue).data.decode().strip())  # type: ignore[union-attr]
     assert '"' not in fields and "priority=2i" in fields
 
 
@@ -105,7 +105,7 @@ def test_downsampling_keeps_the_first_sample_of_each_interval_whatever_the_chunk
     enc = PointEncoder(info, RawImuMode.DOWNSAMPLED, raw_imu_rate_hz=10.0)
     stamps = []
     for i in range(0, len(t), chunk):
-        out = enc.encode(block("alice/lower_back", t[i: i + chunk]))
+        out = enc.encode_bytes(block("alice/lower_back", t[i: i + chunk]))
         if out is not None:
             stamps += [parse_line(x)[2] for x in out.data.decode().splitlines()]
     buckets = np.floor(t * 10)
@@ -118,7 +118,7 @@ def test_raw_imu_off_writes_no_samples_and_the_sink_does_not_even_subscribe_to_t
     from sensorkit.store.influx.sink import accepted_types
 
     enc = PointEncoder(make_info(), RawImuMode.OFF)
-    assert enc.encode(block("alice/lower_back", np.arange(10) / 100)) is None
+    assert enc.encode_bytes(block("alice/lower_back", np.arange(10) / 100)) is None
     assert SampleBlock not in accepted_types(InfluxSettings(raw_imu=RawImuMode.OFF))
     assert SampleBlock in accepted_types(InfluxSettings(raw_imu=RawImuMode.FULL))
 

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from sensorkit.model import (
     RECORD_NAMES,
@@ -32,7 +33,7 @@ from sensorkit.model import (
     StepEvent,
     StepMetrics,
 )
-from sensorkit.store.influx.lineproto import FieldValue, format_columns, format_point, tag_set
+from sensorkit.store.influx.lineproto import FieldValue, format_point, format_rows, tag_set
 from sensorkit.store.influx.settings import RawImuMode
 
 IMU_MEASUREMENT = "imu"
@@ -51,6 +52,40 @@ class Encoded:
 
     data: bytes
     points: int
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class RawPart:
+    """Raw IMU samples of one block, formatted later together with the rest of their batch.
+
+    Formatting is vectorised, and its fixed cost per call is far above the cost per point, so
+    blocks of 8 samples are gathered and formatted a batch at a time (off the event loop).
+    """
+
+    series: int
+    """Index into :attr:`PointEncoder.series_tags`."""
+    names: tuple[str, ...]
+    ts_ns: NDArray[np.int64]
+    values: NDArray[np.float64]
+
+    @property
+    def points(self) -> int:
+        return int(self.ts_ns.shape[0])
+
+
+def format_raw_parts(parts: Sequence[RawPart], series_tags: Sequence[str]) -> bytes:
+    """Line protocol of many raw parts, one vectorised call per field set."""
+    groups: dict[tuple[str, ...], list[RawPart]] = {}
+    for part in parts:
+        groups.setdefault(part.names, []).append(part)
+    out = []
+    for names, group in groups.items():
+        idx = np.repeat(np.array([p.series for p in group], dtype=np.int32), [p.points for p in group])
+        data, _ = format_rows(IMU_MEASUREMENT, series_tags, idx, names,
+                              np.concatenate([p.values for p in group]),
+                              np.concatenate([p.ts_ns for p in group]))
+        out.append(data)
+    return b"".join(out)
 
 
 def start_ns(info: SessionInfo) -> int:
@@ -135,7 +170,9 @@ class PointEncoder:
         self.raw_imu_rate_hz = raw_imu_rate_hz
         self._start_ns = start_ns(info)
         self._sensor_tags: dict[str, dict[str, str]] = {}
-        self._block_tags: dict[str, str] = {}
+        self._series_of: dict[str, int] = {}
+        self.series_tags: list[str] = []
+        """Tag sets of raw IMU series; :attr:`RawPart.series` indexes it (append-only)."""
         self._last_bucket: dict[str, int] = {}
         self.skipped: dict[str, int] = {}
         """Items that became no point, by reason (counted, never raised)."""
@@ -160,8 +197,18 @@ class PointEncoder:
     def _skip(self, reason: str) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
 
-    def encode(self, item: BusItem) -> Encoded | None:
-        """Line protocol for one item, or None when it yields no point (counted in ``skipped``)."""
+    def encode_bytes(self, item: BusItem) -> Encoded | None:
+        """Like :meth:`encode` but always formatted now (for tests and one-off use)."""
+        out = self.encode(item)
+        if isinstance(out, RawPart):
+            return Encoded(format_raw_parts([out], self.series_tags), out.points)
+        return out
+
+    def encode(self, item: BusItem) -> Encoded | RawPart | None:
+        """Line protocol for one record, a deferred :class:`RawPart` for a sample block, or None.
+
+        Items that yield no point are counted in ``skipped``.
+        """
         if isinstance(item, SampleBlock):
             return self._encode_block(item)
         measurement = RECORD_NAMES.get(type(item)) or type(item).__name__.lower()
@@ -187,7 +234,7 @@ class PointEncoder:
             return None
         return Encoded((line + "\n").encode(), 1)
 
-    def _encode_block(self, block: SampleBlock) -> Encoded | None:
+    def _encode_block(self, block: SampleBlock) -> RawPart | None:
         if self.raw_imu is RawImuMode.OFF or len(block) == 0:
             return None
         t = block.time_s
@@ -214,8 +261,8 @@ class PointEncoder:
         if idx is not None:
             columns = [c[idx] for c in columns]
         ts = self._start_ns + np.rint(t * 1e9).astype(np.int64)
-        tags = self._block_tags.get(block.sensor_id)
-        if tags is None:
-            tags = self._block_tags[block.sensor_id] = tag_set(self._sensor(block.sensor_id))
-        data, n = format_columns(IMU_MEASUREMENT, tags, names, columns, ts)
-        return Encoded(data, n) if n else None
+        series = self._series_of.get(block.sensor_id)
+        if series is None:
+            series = self._series_of[block.sensor_id] = len(self.series_tags)
+            self.series_tags.append(tag_set(self._sensor(block.sensor_id)))
+        return RawPart(series, names, ts, np.column_stack(columns))

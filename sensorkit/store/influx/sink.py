@@ -32,7 +32,7 @@ from sensorkit.errors import StoreError
 from sensorkit.model import RECORD_TYPES, BusItem, Gap, SampleBlock, SessionInfo, SpeedSample
 from sensorkit.pipeline.channel import Channel, OverflowPolicy
 from sensorkit.store.influx.errors import InfluxRejected, InfluxUnavailable
-from sensorkit.store.influx.schema import Encoded, PointEncoder
+from sensorkit.store.influx.schema import Encoded, PointEncoder, RawPart, format_raw_parts
 from sensorkit.store.influx.settings import InfluxSettings, RawImuMode
 from sensorkit.store.influx.spool import Spool, SpoolEntry
 from sensorkit.store.influx.writer import Writer, make_writer
@@ -65,26 +65,42 @@ class InfluxStats:
     skipped: dict[str, int] = field(default_factory=dict)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class _Batch:
-    data: bytes
+    """Points in arrival order; raw IMU parts stay numeric until :meth:`materialize` (off the loop)."""
+
     points: int
+    records: list[bytes]
+    raw: list[RawPart]
+    series_tags: tuple[str, ...]
+    data: bytes | None = None
+
+    def materialize(self) -> bytes:
+        if self.data is None:
+            self.data = b"".join(self.records) + format_raw_parts(self.raw, self.series_tags)
+            self.records, self.raw = [], []
+        return self.data
 
 
 class _BatchBuilder:
-    def __init__(self) -> None:
-        self.parts: list[bytes] = []
+    def __init__(self, encoder: PointEncoder) -> None:
+        self.encoder = encoder
+        self.records: list[bytes] = []
+        self.raw: list[RawPart] = []
         self.points = 0
 
-    def add(self, enc: Encoded) -> None:
-        self.parts.append(enc.data)
+    def add(self, enc: Encoded | RawPart) -> None:
+        if isinstance(enc, RawPart):
+            self.raw.append(enc)
+        else:
+            self.records.append(enc.data)
         self.points += enc.points
 
     def take(self) -> _Batch | None:
         if not self.points:
             return None
-        batch = _Batch(b"".join(self.parts), self.points)
-        self.parts, self.points = [], 0
+        batch = _Batch(self.points, self.records, self.raw, tuple(self.encoder.series_tags))
+        self.records, self.raw, self.points = [], [], 0
         return batch
 
 
@@ -114,7 +130,7 @@ class InfluxSink:
         self._spool = Spool(settings.spool_path(), int(settings.spool_max_mb * 1e6))
         self._encoder = PointEncoder(info, settings.raw_imu, settings.raw_imu_rate_hz,
                                      settings.numeric_fields_only)
-        self._builder = _BatchBuilder()
+        self._builder = _BatchBuilder(self._encoder)
         self._pending: deque[_Batch] = deque()
         self._pending_points = 0
         self._wake = asyncio.Event()
@@ -246,7 +262,7 @@ class InfluxSink:
             if entry is not None:
                 data, points = await asyncio.to_thread(self._spool.read, entry), entry.points
             elif self._pending:
-                data, points = self._pending[0].data, self._pending[0].points
+                data, points = await self._materialize(self._pending[0]), self._pending[0].points
             elif self._input_done.is_set():
                 return
             else:
@@ -258,10 +274,13 @@ class InfluxSink:
             except InfluxRejected as exc:
                 await self._reject(entry, points, exc)
                 continue
-            except StoreError as exc:
+            except Exception as exc:  # a StoreError, or a client bug: either way keep the data and retry
+                if not isinstance(exc, StoreError):
+                    log.exception("unexpected error writing to %s; the batch is kept and retried",
+                                  self._writer.target)
                 self._c["write_failures"] += 1
                 self._c["points_retried"] += points
-                self._mark_down(str(exc))
+                self._mark_down(str(exc) or type(exc).__name__)
                 await self._spill()
                 await self._backoff(backoff_s, drain_deadline)
                 backoff_s = min(backoff_s * 2, s.retry_max_s)
@@ -278,6 +297,12 @@ class InfluxSink:
                 log.warning("%s answers again; draining %d spooled points in order", self._writer.target,
                             self._spool.points)
 
+    async def _materialize(self, batch: _Batch) -> bytes:
+        """Format a batch's raw samples in a worker thread (Arrow releases the GIL)."""
+        if batch.data is not None:
+            return batch.data
+        return await asyncio.to_thread(batch.materialize)
+
     def _pop_pending(self) -> _Batch:
         batch = self._pending.popleft()
         self._pending_points -= batch.points
@@ -290,7 +315,8 @@ class InfluxSink:
         self._cut()
         while self._pending:
             batch = self._pending[0]
-            ok = await asyncio.to_thread(self._spool.append, batch.data, batch.points)
+            data = await self._materialize(batch)
+            ok = await asyncio.to_thread(self._spool.append, data, batch.points)
             self._pop_pending()
             if ok:
                 self._c["points_spooled"] += batch.points
@@ -316,7 +342,7 @@ class InfluxSink:
     async def _reject(self, entry: SpoolEntry | None, points: int, exc: StoreError) -> None:
         if entry is None:
             batch = self._pending[0]
-            ok = await asyncio.to_thread(self._spool.append, batch.data, batch.points)
+            ok = await asyncio.to_thread(self._spool.append, await self._materialize(batch), batch.points)
             self._pop_pending()
             entry = self._spool.head() if ok and len(self._spool) == 1 else None
             if entry is None:  # could not keep it aside: count it as dropped, loudly

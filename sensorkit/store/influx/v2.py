@@ -38,8 +38,7 @@ class V2Writer:
             raise RuntimeError("V2Writer is already open")
         s = self.settings
         self._client = InfluxDBClientAsync(
-            url=s.url, token=s.token() or "", org=s.org or None,  # type: ignore[arg-type]
-            timeout=int(s.timeout_s * 1000),
+            url=s.url, token=s.token() or "", org=s.org, timeout=int(s.timeout_s * 1000),
             verify_ssl=s.verify_tls)
         self._write_api = self._client.write_api()
         return self
@@ -62,9 +61,10 @@ class V2Writer:
             raise RuntimeError("V2Writer is not open: use `async with`")
         what = "writing points"
         try:
-            await self._write_api.write(
-                bucket=self.settings.bucket, org=self.settings.org or None,  # type: ignore[arg-type]
-                record=data, write_precision=WritePrecision.NS)  # type: ignore[arg-type]
+            # org "" is sent as an empty parameter (InfluxDB 3 and VictoriaMetrics ignore it);
+            # None would make the client refuse to send at all.
+            await self._write_api.write(bucket=self.settings.bucket, org=self.settings.org, record=data,
+                                        write_precision=WritePrecision.NS)  # type: ignore[arg-type]
         except InfluxDBError as exc:
             status = getattr(exc, "status", None) or (exc.response.status if exc.response else 0)
             if not status:
