@@ -88,7 +88,7 @@ async def test_sensorlogger_http_push_is_aligned_ordered_and_deduplicated() -> N
 
     async def drive(src: PhoneSourceBase) -> list[int]:
         url = src.url  # type: ignore[attr-defined]
-        return await push_http(phone, url, duration_s=3.0, shuffle=True, duplicate_every=4)
+        return await push_http(phone, url, duration_s=2.2, shuffle=True, duplicate_every=4)
 
     items, statuses = await run_source(source, drive)
     assert set(statuses) == {200}
@@ -184,7 +184,7 @@ async def test_hostile_http_input_is_rejected_counted_and_survived() -> None:
             codes["flood"] = [r.status for r in flood]
             for r in flood:
                 r.release()
-        await asyncio.sleep(2.5)  # the rate limit refills
+        await asyncio.sleep(0.5)  # the rate limit refills
         codes["after"] = await push_http(phone, url, 1.5)
         return codes
 
@@ -227,11 +227,11 @@ async def test_phyphox_poller_reads_incremental_buffers_across_a_pause() -> None
                                     clock)
 
         async def drive(src: PhoneSourceBase) -> None:
-            await asyncio.sleep(2.0)
+            await asyncio.sleep(1.5)
             app.pause()
             await asyncio.sleep(0.8)
             app.start()
-            await asyncio.sleep(1.5)
+            await asyncio.sleep(1.0)
             app.pause()
 
         items, _ = await run_source(source, drive)
@@ -250,9 +250,9 @@ async def test_phyphox_without_time_endpoint_and_with_a_garbage_answer() -> None
         source = build_phone_source(phyphox_settings(app.url, poll_interval_s=0.05), clock)
 
         async def drive(src: PhoneSourceBase) -> None:
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(0.8)
             app.garbage = b'{"buffer": {"acc_time": {"buffer": ["x"]}}'
-            await asyncio.sleep(1.5)
+            await asyncio.sleep(1.2)
             app.pause()
 
         items, _ = await run_source(source, drive)
@@ -286,7 +286,7 @@ async def test_hyperimu_udp_stream_with_garbage_datagrams() -> None:
     phone = HyperImuPhone(clock)
     garbage = [b"\xff\xfe\x00garbage", b"1,2,3\r\n", b"1700000000000,a,b,c,d,e,f\r\n", b"", b"," * 5000,
                b"1700000000000,1,2,3,4,5,inf\r\n"]
-    items, sent = await run_source(source, lambda s: send_udp(phone, s.port, 2.5, extra=garbage))  # type: ignore[attr-defined]
+    items, sent = await run_source(source, lambda s: send_udp(phone, s.port, 2.0, extra=garbage))  # type: ignore[attr-defined]
     assert sent == len(phone.truth_s)
     check_aligned(samples(items), phone.truth_s)
     assert source.stats().rejected["malformed"] >= 4
@@ -300,9 +300,9 @@ async def test_hyperimu_tcp_stream_and_an_overlong_line() -> None:
     async def drive(src: PhoneSourceBase) -> int:
         port = src.port  # type: ignore[attr-defined]
         with pytest.raises((ConnectionError, OSError)):
-            await send_tcp(HyperImuPhone(clock), port, 1.0, extra=b"9" * 5000)
+            await send_tcp(HyperImuPhone(clock), port, 0.5, extra=b"9" * 5000)
         phone.grid.next_k = 0  # type: ignore[union-attr]
-        return await send_tcp(phone, port, 2.5)
+        return await send_tcp(phone, port, 2.0)
 
     items, _ = await run_source(source, drive)
     assert source.stats().rejected["too large"] == 1
@@ -329,3 +329,33 @@ async def test_hyperimu_sender_outside_the_allowlist_is_refused() -> None:
     items, _ = await run_source(source, lambda s: send_udp(phone, s.port, 0.5), settle_s=0.2)  # type: ignore[attr-defined]
     assert not [i for i in items if isinstance(i, SampleBlock)]
     assert source.stats().rejected["sender not allowed"] == len(phone.truth_s)
+
+
+# -- in a real session ---------------------------------------------------------------------------
+
+
+async def test_phone_source_runs_in_a_session_and_flushes_on_stop() -> None:
+    """The pipeline cannot tell a phone from a pod: items reach the sinks; stop drains the hold."""
+    from sensorkit.model import RunnerInfo, SessionInfo
+    from sensorkit.pipeline.session import Session
+    from tests.support.sources import CollectSink
+
+    clock = HostClock()
+    source = build_phone_source(http_settings(runner="gil"), clock)
+    info = SessionInfo("s", clock.start_unix_s, (RunnerInfo("gil"),), tuple(source.sensors), "test")
+    sink = CollectSink(queue_size=1024)
+    stop = asyncio.Event()
+    phone = SensorLoggerPhone(clock, gps_origin=None)
+
+    async def play() -> None:
+        await asyncio.sleep(0.2)
+        await push_http(phone, source.url, 1.5)  # type: ignore[attr-defined]
+        stop.set()
+
+    async with asyncio.TaskGroup() as tg:
+        tg.create_task(play())
+        stats = await Session(info, [source], {}, [sink]).run(stop)
+    assert not stats.errors
+    block = SampleBlock.concat([i for i in sink.items if isinstance(i, SampleBlock)])
+    # everything pushed before the stop arrived, including what was still in the hold window
+    assert len(block) == len(phone.truth_s) and sink.flushed

@@ -119,7 +119,7 @@ class PhyphoxSource(PhoneSourceBase):
             return []
         return self._process(batch, arrival)
 
-    async def items(self) -> AsyncIterator[SourceItem]:
+    async def _run(self) -> AsyncIterator[SourceItem]:
         s = self.settings
         backoff_s = s.poll_interval_s
         while True:

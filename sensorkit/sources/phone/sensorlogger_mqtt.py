@@ -78,7 +78,7 @@ class SensorLoggerMqttSource(PhoneSourceBase):
             return []  # other phones share the topic: not an error
         return self._process(batch, arrival)
 
-    async def items(self) -> AsyncIterator[SourceItem]:
+    async def _run(self) -> AsyncIterator[SourceItem]:
         s = self.settings
         backoff_s = 0.5
         while True:

@@ -1,10 +1,10 @@
 """What every live phone source shares: identity, the timing stage, health and the ingest queue.
 
 Push sources (HTTP, UDP, TCP) end their callbacks at the edge: validate, stamp the arrival
-time, put the batch on a bounded queue (full: dropped and counted) and return. ``items()``
-drains that queue through the :class:`PhoneAligner`. Pull sources (phyphox, MQTT) run their
-loop inside ``items()`` and call :meth:`_process` themselves; no source starts a task of
-its own.
+time, put the batch on a bounded queue (full: dropped and counted) and return. ``_run()``
+drains that queue through the :class:`PhoneAligner`. Pull sources (phyphox, MQTT) override
+``_run()`` with their own loop and call :meth:`_process` themselves; no source starts a task
+that outlives its loop.
 """
 
 from __future__ import annotations
@@ -140,6 +140,26 @@ class PhoneSourceBase:
         return min(0.1, self.settings.hold_s / 2, self.settings.health_interval_s)
 
     async def items(self) -> AsyncIterator[SourceItem]:
+        """Everything the phone sends, aligned; on stop, what is still held is flushed first.
+
+        The session stops a source by cancelling the task iterating it. Samples accepted but
+        still in the reorder window would be lost, so the cancellation is caught once here:
+        queued messages are processed, the window is flushed and yielded, and the
+        cancellation goes on (the consumer takes these last items, then ends).
+        """
+        try:
+            async for item in self._run():
+                yield item
+        except asyncio.CancelledError:
+            out: list[SourceItem] = []
+            for batch, arrival in self._ingest.receive_nowait():
+                out += self._process(batch, arrival)
+            out += self.aligner.flush()
+            for item in out:
+                yield item
+            raise
+
+    async def _run(self) -> AsyncIterator[SourceItem]:
         """Drain the ingest queue through the timing stage until the source is closed."""
         while True:
             out: list[SourceItem] = []
