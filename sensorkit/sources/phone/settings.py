@@ -178,11 +178,11 @@ class HyperImuSettings(_PhoneBase, _Listen):
         return self
 
 
-AnyPhoneSettings = SensorLoggerHttpSettings | SensorLoggerMqttSettings | PhyphoxSettings | HyperImuSettings
-"""Any phone's settings (plain union; prefer :data:`PhoneSettings` in config models)."""
-
 PhoneSettings = Annotated[
     SensorLoggerHttpSettings | SensorLoggerMqttSettings | PhyphoxSettings | HyperImuSettings,
     Field(discriminator="app"),
 ]
-"""One ``[[phones]]`` entry; ``app`` picks the model."""
+"""One ``[[phones]]`` entry; ``app`` picks the model (so errors name only that model's keys)."""
+
+AnyPhoneSettings = PhoneSettings
+"""The same type under the name the config schema imports."""
