@@ -124,6 +124,11 @@ async def test_replay_is_a_source_whose_sensors_come_from_the_metadata(recording
 async def test_replay_yields_exactly_the_items_the_live_pipeline_received(recording: Path) -> None:
     items = await _collect(ReplaySource(recording, speed=math.inf))
     assert _fingerprint(items) == _fingerprint(_session_items())  # same blocks, same order
+    for b in items:
+        if isinstance(b, SampleBlock):  # blocks keep the SampleBlock invariants
+            arrays = [a for a in (b.time_s, b.acc_g, b.gyr_dps, b.mag_ut) if a is not None]
+            assert all(a.dtype == np.float64 and a.flags.c_contiguous and len(a) == len(b) for a in arrays)
+            assert b.acc_g.shape == (len(b), 3)
 
 
 async def test_on_a_grid_every_sample_comes_back_in_time_order(recording: Path) -> None:

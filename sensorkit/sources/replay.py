@@ -23,6 +23,7 @@ import numpy as np
 
 from sensorkit.errors import SourceError
 from sensorkit.model import SampleBlock, SensorInfo, SessionInfo, SourceItem
+from sensorkit.model.samples import F64
 from sensorkit.store.recording import RecordingReader
 from sensorkit.store.recording.plan import BLOCK, ReplayPlan, build_plan
 from sensorkit.store.recording.reader import stack_channel
@@ -34,6 +35,28 @@ _CHUNK_SAMPLES = 1 << 16
 YIELD_EVERY_ITEMS = 32
 """Hand the event loop back at least every this many items, even at full speed (~100 us)."""
 _MIN_SLEEP_S = 0.001
+
+
+_BLOCK_FIELDS = ("sensor_id", "time_s", "acc_g", "gyr_dps", "mag_ut")
+_FAST_BLOCKS = tuple(f.name for f in dataclasses.fields(SampleBlock)) == _BLOCK_FIELDS
+_set = object.__setattr__
+
+
+def _view_block(sid: str, t: F64, acc: F64, gyr: F64 | None, mag: F64 | None) -> SampleBlock:
+    """A SampleBlock of views into a validated chunk, skipping re-validation (3/4 of its cost).
+
+    Only for arrays that already are contiguous float64 of the right shapes (chunk slices are);
+    if SampleBlock ever gains a field, this falls back to the normal constructor.
+    """
+    if not _FAST_BLOCKS:
+        return SampleBlock(sid, t, acc, gyr, mag)
+    block = object.__new__(SampleBlock)
+    _set(block, "sensor_id", sid)
+    _set(block, "time_s", t)
+    _set(block, "acc_g", acc)
+    _set(block, "gyr_dps", gyr)
+    _set(block, "mag_ut", mag)
+    return block
 
 
 class _Chunk:
@@ -145,7 +168,7 @@ class ReplaySource:
         x, y = a - chunk.i0, b - chunk.i0
         cols = chunk.cols
         gyr, mag = cols.get("gyr_dps"), cols.get("mag_ut")
-        return SampleBlock(sid, chunk.time_s[x:y], cols["acc_g"][x:y],
+        return _view_block(sid, chunk.time_s[x:y], cols["acc_g"][x:y],
                            None if gyr is None else gyr[x:y], None if mag is None else mag[x:y])
 
     async def items(self) -> AsyncIterator[SourceItem]:
