@@ -42,8 +42,8 @@ def main() -> int:
                      "cases_per_s": round(args.cases / dt), "passed": not error, "error": error})
         print(f"{name:26s} {args.cases:>8d} cases {dt:8.1f} s {args.cases / dt:9.0f}/s  "
               f"{'ok' if not error else 'FAILED ' + error}", flush=True)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"cases_per_property": args.cases, "results": rows}, indent=2) + "\n")
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)  # after each property: a long run can be cut short
+        RESULTS.write_text(json.dumps({"cases_per_property": args.cases, "results": rows}, indent=2) + "\n")
     failed = [r["property"] for r in rows if not r["passed"]]
     print(f"headline: {len(rows) - len(failed)}/{len(rows)} phone parsers survived {args.cases} cases each"
           + (f"; FAILED: {', '.join(failed)}" if failed else ""))
