@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -68,12 +69,15 @@ def read_table_text(path: Path) -> TableText:
 def _parse_column(table: TableText, i: int, name: str, parser: Parser, optional: bool) -> list[Any]:
     cells = [row[i] for row in table.rows]
     try:
+        if isinstance(parser, type) and issubclass(parser, Enum):  # a dict lookup, not Enum(value)
+            members = {m.value: m for m in parser}
+            return [None if optional and c == "" else members[c] for c in cells]
         if parser is str:
             return [None if optional and c == "" else c for c in cells]
         if optional:
             return [None if c == "" else parser(c) for c in cells]
         return list(map(parser, cells))
-    except ValueError:
+    except (ValueError, KeyError):
         pass
     for cell, line in zip(cells, table.first_line, strict=True):  # slow path: find the culprit
         try:
