@@ -280,10 +280,12 @@ class PhoneAligner:
             self._pending, self._pending_floor = [], np.inf
         if not np.isfinite(self._newest_dev):
             return []
-        idle_s = max(0.0, now_s - self._newest_arrival)
+        # While nothing arrives, what is held is released after hold_s, but never past the newest
+        # sample received: a stalled link's backlog (later phone times) is still on its way.
+        idle_s = min(max(0.0, now_s - self._newest_arrival), self.settings.hold_s)
         horizon = self._newest_dev + idle_s - self.settings.hold_s
         # a late message waiting for the clock verdict keeps its slot open
-        return self._release(min(horizon, self._pending_floor - 1e-9))
+        return self._release(min(horizon, float(np.nextafter(self._pending_floor, -np.inf))))
 
     @property
     def _pending_timeout_s(self) -> float:
