@@ -367,3 +367,18 @@ async def test_a_hard_cancelled_session_still_closes_its_recording_with_everythi
     assert st is not None and st.samples_written == st.samples_received >= 500
     r = RecordingReader(tmp_path / "c.skrec")
     assert r.closed and np.array_equal(r.samples(ann.sensor_id).acc_g[:, 0], np.arange(st.samples_written))
+
+
+def test_numpy_scalars_from_stages_are_written_as_plain_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "np.skrec"
+    with RecordingWriter(path, INFO, config={"gain": np.float32(0.5), "where": Path("/x")}) as w:
+        w.write(StepMetrics("ann", np.float64(1.25), Side.LEFT, cadence_spm=np.float32(170.5),  # type: ignore[arg-type]
+                            impact_saturated=np.bool_(True)))  # type: ignore[arg-type]
+        w.write(FatigueState("ann", 2.0, np.float64(30.0), True, {"cadence": np.float32(2.5)}))  # type: ignore[arg-type, dict-item]
+        w.write(Calibration("ann", BACK.sensor_id, 0.0, tuple(np.eye(3).ravel()), "standing"))
+    r = RecordingReader(path)
+    assert r.records(StepMetrics) == [StepMetrics("ann", 1.25, Side.LEFT, cadence_spm=170.5, impact_saturated=True)]
+    assert r.records(FatigueState)[0].components == {"cadence": 2.5}
+    assert r.calibration()[0].sf_to_bf == (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
+    assert r.config == {"gain": 0.5, "where": "/x"}
+    assert "np." not in (path / "tables" / "steps.csv").read_text()

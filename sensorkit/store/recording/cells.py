@@ -17,24 +17,38 @@ from collections.abc import Callable
 from enum import Enum
 from typing import Any
 
+import numpy as np
+
 Parser = Callable[[str], Any]
 
 
+def plain(v: Any) -> Any:
+    """Numpy scalars as Python ones: stages often hand over ``np.float64`` (whose repr is not a number)."""
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _json_default(v: Any) -> Any:
+    if isinstance(v, np.generic | np.ndarray):
+        return v.tolist()
+    return str(v)
+
+
 def encode_cell(v: Any) -> str:
+    v = plain(v)
     if v is None:
         return ""
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, float):
         if math.isfinite(v):
-            return repr(v)
+            return float.__repr__(v)
         return "NaN" if math.isnan(v) else ("inf" if v > 0 else "-inf")
     if isinstance(v, int | str):
         return str(v)
     if isinstance(v, Enum):
         return str(v.value)
     if isinstance(v, dict | list | tuple):
-        return json.dumps(v, separators=(",", ":"), allow_nan=True)
+        return json.dumps(v, separators=(",", ":"), allow_nan=True, default=_json_default)
     return str(v)
 
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from sensorkit.model import Gap, SampleBlock, SensorHealth, SpeedSample, to_row
 from sensorkit.store.recording.appendfile import AppendFile, Chunk
-from sensorkit.store.recording.cells import encode_cell
+from sensorkit.store.recording.cells import encode_cell, plain
 from sensorkit.store.recording.layout import ORDER_DTYPE, ORDER_GAP, ORDER_HEALTH, ORDER_SPEED, channel_columns
 
 ORDER_KIND: dict[type, int] = {Gap: ORDER_GAP, SpeedSample: ORDER_SPEED, SensorHealth: ORDER_HEALTH}
@@ -46,13 +46,17 @@ class Batch:
 
 
 def json_safe(v: Any) -> Any:
+    """A value ``json.dumps(allow_nan=False)`` accepts: numpy scalars/arrays made plain, NaN/inf None."""
+    if isinstance(v, np.ndarray):
+        v = v.tolist()
+    v = plain(v)
     if isinstance(v, float) and not math.isfinite(v):
         return None
     if isinstance(v, dict):
         return {str(k): json_safe(x) for k, x in v.items()}
     if isinstance(v, list | tuple):
         return [json_safe(x) for x in v]
-    return v
+    return v if v is None or isinstance(v, str | int | float | bool) else str(v)
 
 
 def pack_blocks(blocks: list[SampleBlock], stream: StreamFile) -> Chunk:

@@ -70,13 +70,14 @@ def _parse_column(table: TableText, i: int, name: str, parser: Parser, optional:
     cells = [row[i] for row in table.rows]
     try:
         if isinstance(parser, type) and issubclass(parser, Enum):  # a dict lookup, not Enum(value)
-            members = {m.value: m for m in parser}
+            members: dict[str, Any] = {m.value: m for m in parser}
             return [None if optional and c == "" else members[c] for c in cells]
+        parse: Parser = parser
         if parser is str:
             return [None if optional and c == "" else c for c in cells]
         if optional:
-            return [None if c == "" else parser(c) for c in cells]
-        return list(map(parser, cells))
+            return [None if c == "" else parse(c) for c in cells]
+        return list(map(parse, cells))
     except (ValueError, KeyError):
         pass
     for cell, line in zip(cells, table.first_line, strict=True):  # slow path: find the culprit
