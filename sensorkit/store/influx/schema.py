@@ -65,12 +65,15 @@ class RawPart:
     series: int
     """Index into :attr:`PointEncoder.series_tags`."""
     names: tuple[str, ...]
-    ts_ns: NDArray[np.int64]
-    values: NDArray[np.float64]
+    block: SampleBlock
+    """The block itself (immutable by contract): no numpy work on the event loop."""
+    start_ns: int
+    keep: NDArray[np.intp] | None = None
+    """Indices of the samples to write (downsampling), or None for all."""
 
     @property
     def points(self) -> int:
-        return int(self.ts_ns.shape[0])
+        return len(self.block) if self.keep is None else int(self.keep.shape[0])
 
 
 def format_raw_parts(parts: Sequence[RawPart], series_tags: Sequence[str]) -> bytes:
@@ -81,9 +84,15 @@ def format_raw_parts(parts: Sequence[RawPart], series_tags: Sequence[str]) -> by
     out = []
     for names, group in groups.items():
         idx = np.repeat(np.array([p.series for p in group], dtype=np.int32), [p.points for p in group])
-        data, _ = format_rows(IMU_MEASUREMENT, series_tags, idx, names,
-                              np.concatenate([p.values for p in group]),
-                              np.concatenate([p.ts_ns for p in group]))
+        times, values = [], []
+        for p in group:
+            b, k = p.block, p.keep
+            chans = [b.acc_g] + [c for c in (b.gyr_dps, b.mag_ut) if c is not None]
+            v = np.hstack(chans) if len(chans) > 1 else chans[0]
+            times.append(b.time_s if k is None else b.time_s[k])
+            values.append(v if k is None else v[k])
+        ts = group[0].start_ns + np.rint(np.concatenate(times) * 1e9).astype(np.int64)
+        data, _ = format_rows(IMU_MEASUREMENT, series_tags, idx, names, np.concatenate(values), ts)
         out.append(data)
     return b"".join(out)
 
@@ -237,32 +246,20 @@ class PointEncoder:
     def _encode_block(self, block: SampleBlock) -> RawPart | None:
         if self.raw_imu is RawImuMode.OFF or len(block) == 0:
             return None
-        t = block.time_s
+        keep = None
         if self.raw_imu is RawImuMode.DOWNSAMPLED:
-            bucket = np.floor(t * self.raw_imu_rate_hz).astype(np.int64)
+            bucket = np.floor(block.time_s * self.raw_imu_rate_hz).astype(np.int64)
             prev = np.empty_like(bucket)
             prev[0] = self._last_bucket.get(block.sensor_id, np.iinfo(np.int64).min)
             prev[1:] = bucket[:-1]
-            keep = bucket > prev
             self._last_bucket[block.sensor_id] = max(int(bucket[-1]), int(prev[0]))
-            if not keep.any():
+            keep = np.flatnonzero(bucket > prev)
+            if not keep.size:
                 return None
-            idx = np.flatnonzero(keep)
-            t = t[idx]
-        else:
-            idx = None
-        columns = [block.acc_g[:, i] for i in range(3)]
-        if block.gyr_dps is not None:
-            columns += [block.gyr_dps[:, i] for i in range(3)]
-        if block.mag_ut is not None:
-            columns += [block.mag_ut[:, i] for i in range(3)]
         names = IMU_FIELDS[:3] + (IMU_FIELDS[3:6] if block.gyr_dps is not None else ()) + (
             IMU_FIELDS[6:] if block.mag_ut is not None else ())
-        if idx is not None:
-            columns = [c[idx] for c in columns]
-        ts = self._start_ns + np.rint(t * 1e9).astype(np.int64)
         series = self._series_of.get(block.sensor_id)
         if series is None:
             series = self._series_of[block.sensor_id] = len(self.series_tags)
             self.series_tags.append(tag_set(self._sensor(block.sensor_id)))
-        return RawPart(series, names, ts, np.column_stack(columns))
+        return RawPart(series, names, block, self._start_ns, keep)
