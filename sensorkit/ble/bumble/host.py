@@ -53,6 +53,7 @@ class BumbleCentral:
         self._transport: Transport | None = None
         self.address = address
         self.preferred_mtu = preferred_mtu
+        self.open_timeout_s = 10.0
         self.name = name
         self._scanners = 0
         self._device: Device | None = None
@@ -85,14 +86,31 @@ class BumbleCentral:
             )
         else:
             assert self._transport_spec is not None
-            try:
-                self._transport = await open_transport(self._transport_spec)
-            except (OSError, ValueError) as exc:
-                raise AdapterError(f"cannot open HCI transport {self._transport_spec!r}: {exc}") from exc
+            self._transport = await self._open(self._transport_spec)
             device = Device.with_hci(self.name, Address(self.address), self._transport.source, self._transport.sink)
-        await device.power_on()
+        try:
+            async with asyncio.timeout(self.open_timeout_s):
+                await device.power_on()
+        except TimeoutError as exc:
+            if self._transport is not None:
+                await self._transport.close()
+            raise AdapterError(f"the controller ({self._transport_spec or 'local link'}) does not answer") from exc
         self._device = device
         return self
+
+    async def _open(self, spec: str) -> Transport:
+        """Open the HCI transport, waiting a little for a controller process that is starting."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.open_timeout_s
+        while True:
+            try:
+                return await open_transport(spec)
+            except ConnectionRefusedError as exc:
+                if loop.time() > deadline:
+                    raise AdapterError(f"cannot open HCI transport {spec!r}: {exc}") from exc
+                await asyncio.sleep(0.05)
+            except (OSError, ValueError) as exc:
+                raise AdapterError(f"cannot open HCI transport {spec!r}: {exc}") from exc
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

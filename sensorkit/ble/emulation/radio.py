@@ -49,9 +49,22 @@ class LocalRadio:
         return Device(name=name, address=Address(address), host=Host(controller, AsyncPipeSink(controller)))
 
 
-async def open_hci_device(name: str, transport: str, address: str | None = None) -> tuple[Device, Transport]:
-    """A peripheral host on a controller reached over HCI (e.g. ``tcp-client:127.0.0.1:9002``)."""
-    t = await open_transport(transport)
+async def open_hci_device(
+    name: str, transport: str, address: str | None = None, wait_s: float = 20.0
+) -> tuple[Device, Transport]:
+    """A peripheral host on a controller reached over HCI (e.g. ``tcp-client:127.0.0.1:9002``).
+
+    Retries for ``wait_s`` while the controller process is still starting.
+    """
+    deadline = asyncio.get_running_loop().time() + wait_s
+    while True:
+        try:
+            t = await open_transport(transport)
+            break
+        except OSError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.05)
     return Device.with_hci(name, Address(address or next_address()), t.source, t.sink), t
 
 
