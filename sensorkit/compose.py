@@ -19,6 +19,7 @@ from sensorkit.alerts import build_cue_engine
 from sensorkit.alerts.audio import build_audio_sink
 from sensorkit.ble.source import build_ble_sources
 from sensorkit.config.schema import Config
+from sensorkit.dashboard import build_dashboard_sink
 from sensorkit.dashboard.terminal import TerminalView
 from sensorkit.errors import ConfigError
 from sensorkit.metrics import RunnerMetrics
@@ -96,11 +97,11 @@ def _runner_infos(cfg: Config, sensors: Sequence[SensorInfo]) -> tuple[RunnerInf
 
 def assemble(cfg: Config, mode: Mode, *, speed: float = 1.0, replay: Path | None = None,
              clock: HostClock | None = None, terminal: bool | None = None,
-             record: bool | None = None) -> Assembly:
+             record: bool | None = None, dashboard: bool | None = None) -> Assembly:
     """Build sources, per-runner stages and sinks for ``mode`` from ``cfg``.
 
     ``speed`` paces simulated and replayed sources (``math.inf``: as fast as possible);
-    ``terminal``/``record`` override the config's switches (None keeps them).
+    ``terminal``/``record``/``dashboard`` override the config's switches (None keeps them).
     """
     clock = clock or HostClock()
     if mode is Mode.REPLAY:
@@ -140,6 +141,8 @@ def assemble(cfg: Config, mode: Mode, *, speed: float = 1.0, replay: Path | None
                               start_unix_s=info.start_unix_s, clock=clock.now_s if real_time else None,
                               password=cfg.mqtt.password(),
                               queue_stats=lambda: stats().channels))
+    if cfg.dashboard.active(mode is Mode.DEMO) if dashboard is None else dashboard:
+        sinks.append(build_dashboard_sink(cfg.dashboard, info, stats=stats))
     if cfg.terminal.enabled if terminal is None else terminal:
         sinks.append(TerminalView(cfg.terminal.refresh_hz, stats=stats, title=f"sensorkit {info.session_id}"))
     return assembly

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sensorkit.alerts.audio.settings import AudioSettings
 from sensorkit.alerts.settings import AlertsSettings
 from sensorkit.ble.settings import BleSettings, PodSettings
+from sensorkit.dashboard.settings import DashboardSettings
 from sensorkit.metrics.settings import MetricsSettings
 from sensorkit.mqtt.settings import MqttSettings
 from sensorkit.sources.phone.source_base import AnyPhoneSettings
@@ -67,6 +68,7 @@ class Config(_Section):
     audio: AudioSettings = AudioSettings()
     mqtt: MqttSettings = MqttSettings()
     influx: InfluxSettings = InfluxSettings()
+    dashboard: DashboardSettings = DashboardSettings()
 
     @field_validator("runners")
     @classmethod
