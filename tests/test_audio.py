@@ -100,7 +100,7 @@ async def test_cues_become_wav_files_with_real_speech(tmp_path: Path, artifacts_
     cues = [cue(CueKind.TRUNK_LEAN, 100.0), cue(CueKind.IMPACT, 130.0), cue(CueKind.FATIGUE, 160.0)]
     await run_sink(sink, cues)
     files = sorted(settings.wav_dir.glob("*.wav"))
-    assert [f.name.split("_")[2] for f in files] == ["trunk", "impact", "fatigue"]
+    assert [f.name.split("_")[3] for f in files] == ["trunk", "impact", "fatigue"]
     for f in files:
         info = sox_info(f)
         assert info["duration_s"] > 0.8 and info["rms"] > 0.02

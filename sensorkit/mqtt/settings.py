@@ -119,4 +119,6 @@ def client_options(settings: MqttSettings, *, identifier: str | None = None, wil
         "keepalive": settings.keepalive_s,
         "timeout": settings.connect_timeout_s,
         "tls_context": settings.tls_context(),
+        # Small packets go out at once: Nagle + delayed ACK would hold a cue for ~40 ms.
+        "socket_options": [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
     }

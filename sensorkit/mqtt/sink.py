@@ -49,13 +49,22 @@ from sensorkit.pipeline.channel import ChannelStats, OverflowPolicy
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+MAX_INFLIGHT_CUES = 16
+"""QoS 1 cues awaiting their PUBACK at once (paho allows 20 in flight by default)."""
+
 
 @dataclass(frozen=True, slots=True)
 class MqttDelivery:
-    """A cue the broker acknowledged; ``published_s`` is host time when live, else None."""
+    """A cue the broker acknowledged, with host times when live (else None).
+
+    The cue reached the sink at ``queued_s``, was handed to the client at ``sent_s`` and
+    acknowledged at ``published_s``.
+    """
 
     cue: Cue
     published_s: float | None
+    queued_s: float | None = None
+    sent_s: float | None = None
 
 
 class _DropOldest(Generic[T]):
@@ -129,7 +138,7 @@ class MqttSink:
         self._queue_stats = queue_stats
         self.accepts: tuple[type, ...] = (Cue, SensorHealth, FatigueState, RollingMetrics) + (
             (StepMetrics,) if s.publish_steps else ())
-        self._cues: _DropOldest[Cue] = _DropOldest("mqtt:cues", s.cue_queue_size)
+        self._cues: _DropOldest[tuple[Cue, float | None]] = _DropOldest("mqtt:cues", s.cue_queue_size)
         self._data: _DropOldest[tuple[str, bytes]] = _DropOldest("mqtt:data", s.queue_size)
         self._runners: list[str] = list(dict.fromkeys(runners))
         self._health: dict[str, dict[str, SensorHealth]] = {r: {} for r in self._runners}
@@ -139,7 +148,7 @@ class MqttSink:
         self._wake = asyncio.Event()
         self._closing = False
         self._first_client: aiomqtt.Client | None = None
-        self._inflight: Cue | None = None
+        self._inflight: dict[int, tuple[Cue, float | None]] = {}
         self.connected = False
         self.connects = 0
         self.cues_published = self.cues_stale = self.messages_published = 0
@@ -217,7 +226,7 @@ class MqttSink:
         s = self.settings
         if isinstance(item, Cue):
             self._note_runner(item.runner)
-            self._cues.push(item)
+            self._cues.push((item, self.clock.host_s()))
         elif isinstance(item, SensorHealth):
             self._note_runner(item.runner)
             self._health[item.runner][item.sensor_id] = item
@@ -278,7 +287,7 @@ class MqttSink:
                 watcher = tg.create_task(self._watch(client), name="mqtt-watch")
                 self.connected = True
                 await self._publish_status(client, online=True, everyone=True)
-                done = await self._pump(client)
+                done = await self._pump(client, tg)
                 watcher.cancel()
                 return done
         except BaseExceptionGroup as eg:
@@ -293,15 +302,19 @@ class MqttSink:
         async for _ in client.messages:
             pass
 
-    async def _pump(self, client: aiomqtt.Client) -> bool:
-        if self._inflight is not None:  # interrupted by the last disconnect: try again
-            self._cues.push_front(self._inflight)
-            self._inflight = None
+    async def _pump(self, client: aiomqtt.Client, tg: asyncio.TaskGroup) -> bool:
+        # Cues whose publish the last disconnect interrupted go first, oldest first.
+        for retry in sorted(self._inflight.values(), key=lambda c: c[0].time_s, reverse=True):
+            self._cues.push_front(retry)
+        self._inflight.clear()
+        window = asyncio.Semaphore(MAX_INFLIGHT_CUES)
         while True:
             self._wake.clear()
-            cue = self._cues.pop()
-            if cue is not None:
-                await self._publish_cue(client, cue)
+            queued = self._cues.pop()
+            if queued is not None:
+                await window.acquire()  # QoS 1 acks are awaited concurrently, in order on the wire
+                self._inflight[id(queued[0])] = queued
+                tg.create_task(self._publish_cue(client, queued, window), name="mqtt-cue")
                 continue
             msg = self._data.pop()
             if msg is not None:
@@ -309,6 +322,8 @@ class MqttSink:
                 self.messages_published += 1
                 continue
             if self._closing:
+                for _ in range(MAX_INFLIGHT_CUES):  # every cue acknowledged before going offline
+                    await window.acquire()
                 await self._publish_status(client, online=False, everyone=True)
                 return True
             now = time.monotonic()
@@ -319,9 +334,17 @@ class MqttSink:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
 
-    async def _publish_cue(self, client: aiomqtt.Client, cue: Cue) -> None:
+    async def _publish_cue(self, client: aiomqtt.Client, queued: tuple[Cue, float | None],
+                           window: asyncio.Semaphore) -> None:
+        try:
+            await self._publish_one_cue(client, *queued)
+        finally:
+            window.release()
+
+    async def _publish_one_cue(self, client: aiomqtt.Client, cue: Cue, queued_s: float | None) -> None:
         now = self.clock.now_s()
         if now > cue.expires_s:
+            self._inflight.pop(id(cue), None)
             self.cues_stale += 1
             log.info("MQTT: dropped %s cue for %s: expired %.1f s ago", cue.kind.value, cue.runner,
                      now - cue.expires_s)
@@ -331,13 +354,13 @@ class MqttSink:
             props = Properties(PacketTypes.PUBLISH)
             props.MessageExpiryInterval = max(1, math.ceil(cue.expires_s - now))
         payload = payload_of(cue, session_id=self.session_id, start_unix_s=self.start_unix_s)
-        self._inflight = cue
         topic = runner_topic(cue.runner, Kind.CUE, self.settings.topic_prefix)
+        sent_s = self.clock.host_s()
         await client.publish(topic, payload.to_json(), qos=QOS[Kind.CUE], properties=props,
                              timeout=self.settings.publish_timeout_s)
-        self._inflight = None
+        self._inflight.pop(id(cue), None)
         self.cues_published += 1
-        self.deliveries.append(MqttDelivery(cue, self.clock.host_s()))
+        self.deliveries.append(MqttDelivery(cue, self.clock.host_s(), queued_s, sent_s))
 
     # -- status ------------------------------------------------------------------------------
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import os
 import re
 import shutil
+import time
 from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +84,7 @@ class AudioSink:
         self._closed = False
         self._written: collections.deque[Path] = collections.deque()
         self._seq = 0
+        self._stamp = time.strftime("%Y%m%d-%H%M%S")
         self._delivered = self._stale = self._full = self._player_errors = 0
         self._player_failures_in_row = 0
 
@@ -181,9 +184,12 @@ class AudioSink:
 
     async def _write(self, cue: Cue, clip: Path) -> None:
         self._seq += 1
-        name = f"{self._seq:05d}_{_safe(cue.runner)}_{cue.kind.value}_{cue.time_s:09.1f}.wav"
+        name = f"{self._stamp}_{self._seq:05d}_{_safe(cue.runner)}_{cue.kind.value}_{cue.time_s:09.1f}.wav"
         path = self.settings.wav_dir / name
-        await asyncio.to_thread(shutil.copyfile, clip, path)
+        try:
+            os.link(clip, path)  # one syscall: the cached clip becomes the cue's file
+        except OSError:
+            await asyncio.to_thread(shutil.copyfile, clip, path)  # other file system
         self._record(cue, "wav", path)
         self._written.append(path)
         while len(self._written) > self.settings.max_wav_files:
