@@ -28,6 +28,31 @@ SERIES = re.compile(r"((?:[^ \\]|\\.)*) ")
 """Measurement and tags: everything up to the first unescaped space."""
 
 
+class FlakyWriter:
+    """The real V1Writer, except that its first ``fail`` writes raise a non-store error (a client bug)."""
+
+    def __init__(self, settings: InfluxSettings, fail: int) -> None:
+        self.inner = V1Writer(settings)
+        self.target = self.inner.target
+        self.fail = fail
+
+    async def __aenter__(self) -> Self:
+        await self.inner.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.inner.__aexit__(*exc)
+
+    async def check(self) -> None:
+        await self.inner.check()
+
+    async def write(self, data: bytes) -> None:
+        if self.fail:
+            self.fail -= 1
+            raise ValueError("simulated client bug")
+        await self.inner.write(data)
+
+
 class RecordingWriter:
     """The real V1Writer, remembering the timestamps of each series in the order they were accepted."""
 
@@ -179,3 +204,18 @@ async def test_inside_a_session_every_sample_and_record_arrives(influxd, tmp_pat
     assert sum(1 for k in got if k[0] == "rolling") == 3 * 40
     assert sum(1 for k in got if k[0] == "markers") == 3 * 2  # start and stop per runner
     assert sink.stats().items_dropped_at_queue == 0
+
+
+async def test_an_unexpected_client_error_keeps_the_batch_and_retries(influxd, tmp_path, caplog) -> None:
+    db = next(_db)
+    influxd.query(f'CREATE DATABASE "{db}"')
+    info = make_info()
+    items = make_items(info, duration_s=1.0)
+    settings = settings_for(influxd, tmp_path, db, raw_imu="full")
+    sink = InfluxSink(settings, info, writer=FlakyWriter(settings, fail=2))
+    caplog.set_level(logging.ERROR)
+    await write_items(sink, items)
+    assert influx_points(influxd, db) == expected_points(info, items)
+    s = sink.stats()
+    assert s.write_failures == 2 and s.points_dropped_spool_full == 0 and s.spool_points == 0
+    assert "simulated client bug" in caplog.text
