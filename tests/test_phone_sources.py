@@ -359,3 +359,22 @@ async def test_phone_source_runs_in_a_session_and_flushes_on_stop() -> None:
     block = SampleBlock.concat([i for i in sink.items if isinstance(i, SampleBlock)])
     # everything pushed before the stop arrived, including what was still in the hold window
     assert len(block) == len(phone.truth_s) and sink.flushed
+
+
+async def test_hyperimu_tcp_refuses_connections_beyond_the_limit() -> None:
+    clock = HostClock()
+    source = build_phone_source(hyperimu_settings(transport="tcp", max_connections=1), clock)
+
+    async def drive(src: PhoneSourceBase) -> bytes:
+        port = src.port  # type: ignore[attr-defined]
+        _, first = await asyncio.open_connection("127.0.0.1", port)
+        await asyncio.sleep(0.1)
+        reader, second = await asyncio.open_connection("127.0.0.1", port)
+        data = await asyncio.wait_for(reader.read(), 2.0)  # the server hangs up on the second
+        for w in (first, second):
+            w.close()
+        return data
+
+    _, data = await run_source(source, drive, settle_s=0.1)
+    assert data == b""
+    assert source.stats().rejected["too many connections"] == 1
