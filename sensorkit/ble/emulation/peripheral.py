@@ -221,14 +221,19 @@ class EmulatedPeripheral(abc.ABC):
         if self.connection is not None:
             await self.connection.disconnect()
 
-    async def vanish(self, seconds: float) -> None:
-        """Leave range for ``seconds``: drop the link and stop advertising, then re-appear."""
+    async def vanish(self, seconds: float) -> float:
+        """Leave range for ``seconds``: drop the link and stop advertising, then re-appear.
+
+        Returns the monotonic time at which the pod advertised again.
+        """
         if self._advertising:
             await self.device.stop_advertising()
             self._advertising = False
         await self.drop_link()
         await asyncio.sleep(seconds)
+        back = time.monotonic()
         await self.advertise()
+        return back
 
     # -- streaming --------------------------------------------------------------------------
 
