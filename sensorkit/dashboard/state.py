@@ -123,7 +123,7 @@ class DashboardState:
     def _history(self, r: RunnerState, unix_s: float, values: Mapping[str, Any]) -> None:
         if not math.isfinite(unix_s):
             return
-        x = round(unix_s)
+        x = math.floor(unix_s)
         row = r.history.get(x)
         if row is None:
             row = r.history[x] = [0, *([None] * len(SERIES))]
