@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from sensorkit.model import BusItem, Placement, Record, RollingMetrics, RunnerInfo, SampleBlock, SessionInfo
+from sensorkit.pipeline.channel import Channel, OverflowPolicy
 from sensorkit.pipeline.session import Session
 from sensorkit.store.influx import InfluxSettings, InfluxSink
 from sensorkit.store.influx.v1 import V1Writer
@@ -219,3 +220,27 @@ async def test_an_unexpected_client_error_keeps_the_batch_and_retries(influxd, t
     s = sink.stats()
     assert s.write_failures == 2 and s.points_dropped_spool_full == 0 and s.spool_points == 0
     assert "simulated client bug" in caplog.text
+
+
+async def test_a_cancelled_session_spools_what_the_sink_had_accepted(tmp_path) -> None:
+    from tests.support.servers import free_port
+
+    info = make_info()
+    items = [x for x in make_items(info, duration_s=2.0)]
+    settings = InfluxSettings(enabled=True, api="v1", url=f"http://127.0.0.1:{free_port()}",
+                              spool_dir=tmp_path, raw_imu="full", retry_initial_s=5.0, flush_interval_s=60)
+    sink = InfluxSink(settings, info)
+    channel: Channel[BusItem] = Channel("sink:influx", 100_000, OverflowPolicy.DROP_NEWEST)
+    for item in items:
+        if isinstance(item, sink.accepts):
+            channel.send_nowait(item)
+    async with sink:
+        consume = asyncio.ensure_future(sink.consume(channel))
+        while sink.stats().items_accepted < len(items):  # noqa: ASYNC110 - polling the sink's counters
+            await asyncio.sleep(0.01)
+        consume.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await consume
+    s = sink.stats()
+    assert s.points_encoded == len(expected_points(info, items))
+    assert s.spool_points == s.points_encoded and s.points_written == 0

@@ -182,6 +182,12 @@ class InfluxSink:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         stack, self._stack = self._stack, None
+        if self._pending or self._builder.points:
+            # consume() was cancelled or failed: what was accepted goes to disk, not away.
+            try:
+                await self._spill()
+            except Exception:
+                log.exception("could not spool %d points on the way out", self._pending_points)
         if stack is not None:
             await stack.aclose()
         s = self.stats()
