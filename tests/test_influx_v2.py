@@ -12,7 +12,7 @@ import itertools
 import pytest
 
 from sensorkit.store.influx import InfluxSettings, InfluxSink
-from sensorkit.store.influx.errors import InfluxAuthError, InfluxUnavailable, InfluxUnreachable
+from sensorkit.store.influx.errors import InfluxAuthError, InfluxNotFound, InfluxUnavailable, InfluxUnreachable
 from tests.support.influx_data import expected_points, make_info, make_items
 from tests.support.influx_readback import vm_points, write_items
 from tests.support.servers import free_port
@@ -74,3 +74,52 @@ async def test_nothing_listening_is_an_error_when_required(tmp_path) -> None:
     with pytest.raises(InfluxUnavailable, match="cannot connect"):
         async with InfluxSink(settings, make_info()):
             pass
+
+
+# No InfluxDB 2.x server can be installed here, so the start-up check's reading of the 2.x
+# buckets API is exercised against a small aiohttp stand-in that answers like InfluxDB 2.7
+# does (status codes and JSON bodies as documented for GET /api/v2/buckets).
+@pytest.fixture
+async def influxdb2_stand_in():
+    from aiohttp import web
+
+    async def buckets(request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") != "Token good-token":
+            return web.json_response({"code": "unauthorized", "message": "unauthorized access"}, status=401)
+        if request.query.get("org") != "club":
+            return web.json_response(
+                {"code": "not found", "message": f'organization name "{request.query.get("org")}" not found'},
+                status=404)
+        names = [n for n in ("runs", "other") if n == request.query.get("name")]
+        return web.json_response({"buckets": [{"name": n, "retentionRules": []} for n in names]})
+
+    app = web.Application()
+    app.router.add_get("/api/v2/buckets", buckets)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.parametrize("token, org, bucket, error, message", [
+    ("good-token", "club", "runs", None, ""),
+    ("bad-token", "club", "runs", InfluxAuthError, "refused our credentials"),
+    ("good-token", "club", "nope", InfluxNotFound, "bucket 'nope' does not exist"),
+    ("good-token", "clubb", "runs", InfluxNotFound, 'organization name "clubb" not found'),
+])
+async def test_the_v2_start_up_check_reads_influxdb2_answers(
+        influxdb2_stand_in, tmp_path, monkeypatch, token, org, bucket, error, message) -> None:
+    from sensorkit.store.influx.v2 import V2Writer
+
+    monkeypatch.setenv("SK_TEST_TOKEN", token)
+    settings = InfluxSettings(url=influxdb2_stand_in, org=org, bucket=bucket, token_env="SK_TEST_TOKEN")
+    async with V2Writer(settings) as writer:
+        if error is None:
+            await writer.check()
+        else:
+            with pytest.raises(error, match=message):
+                await writer.check()
