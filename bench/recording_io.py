@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import json
 import math
+import os
 import shutil
 import tempfile
 import time
@@ -152,7 +153,8 @@ def main() -> None:
     try:
         info = _session()
         res: dict[str, object] = {"minutes": args.minutes, "pods": len(info.sensors), "rate_hz": RATE_HZ,
-                                  "block_ms": args.block_ms}
+                                  "block_ms": args.block_ms, "cores": os.cpu_count(),
+                                  "load_avg_1min_before": os.getloadavg()[0]}
         res |= bench_write(path, info, args.minutes, args.block_ms)
         res |= bench_read(path)
         res |= bench_replay(path, args.block_ms)
@@ -161,6 +163,8 @@ def main() -> None:
     rows = [
         ("session", f"{args.minutes:g} min, {len(info.sensors)} pods x {RATE_HZ:g} Hz, "
                     f"{res['samples']:,} samples, {res['bytes'] / 1e6:.0f} MB"),
+        ("machine", f"{res['cores']} cores, load average {res['load_avg_1min_before']:.1f} before the run "
+                    "(wall times grow with load; CPU times much less)"),
         ("write: wall / CPU", f"{res['write_wall_s']:.2f} s / {res['write_cpu_s']:.2f} s "
                               f"({res['write_msamples_per_s']:.1f} M samples/s)"),
         ("write: CPU at real time", f"{res['write_cpu_pct_of_real_time']:.3f} % of one core"),
