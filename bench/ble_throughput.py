@@ -77,7 +77,8 @@ async def stream(rate_hz: int, mtu: int, seconds: float, pods_n: int = 3) -> dic
     return {
         "rate_hz": rate_hz,
         "mtu": mtu,
-        "pods": len(NAMES),
+        "pods": len(names),
+        "offered_notifications_per_s_per_pod": round(rate_hz / diy_pod.samples_per_packet(mtu, rate_hz), 1),
         "seconds": round(wall, 2),
         "notifications_per_s_per_pod": round(statistics.mean(per_pod), 1),
         "samples_per_s_per_pod": round((s1 - s0) / wall / len(names), 1),
