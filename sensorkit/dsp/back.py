@@ -3,13 +3,17 @@
 Physics: the vertical specific force at the sacrum is close to the body's vertical ground
 reaction force divided by body weight: about 0 g in flight, 2-3 g in mid-stance. A linear-phase
 FIR low-pass of the body-frame vertical acceleration is segmented with hysteresis
-(``on_g``/``off_g``); IC and TC are the crossings of ``contact_g`` on the rising and falling
-edges, extrapolated back to the flight level along the edge, minus the FIR's exact delay.
+(``on_g``/``off_g``). The flight level is not 0 g on a real pelvis (its rotation adds -0.3 to
+-0.5 g before touchdown on the Fukuchi data), so IC and TC are taken where each edge is a small
+fraction of the way from its own flight minimum to the stance peak; the FIR's exact delay is
+removed by index alignment.
 
-Side: during a left stance the ground pushes the pelvis to the right (y < 0), so the mean
-medio-lateral acceleration of a stance (relative to its whole step) is negative for left
-steps. Single steps are noisy (82 % right in the literature), so the sign is voted over the
-alternating step sequence, which is right for every step once a few steps agree.
+Side: the pelvis's roll rate averaged over a stance, relative to its whole step, is negative
+in every left stance and positive in every right one on all five Fukuchi trials (three
+runners, 2.5-4.5 m/s; the simulator's pelvis model is fitted to them). Without a gyro the
+medio-lateral acceleration is used: gravity projected through pelvic obliquity makes its
+stance mean positive (to the left) in a left stance, but only on 22-97 % of steps.
+The sign is voted over the alternating step sequence, so single noisy steps do not flip it.
 
 Look-ahead (data time after the event): an IC is confirmed ``min_contact_s`` after its rising
 edge plus the FIR delay (about 0.1 s); a complete :class:`Contact` (with its vertical
@@ -45,13 +49,14 @@ class BackStepSettings:
     """Filtered vertical acceleration (g) above which the pelvis is in a stance ..."""
     off_g: float = 0.6
     """... and below which it is in flight (hysteresis)."""
-    contact_g: float = 0.6
-    """Level (g) whose crossings on the edges locate IC and TC; within ``[off_g, on_g]``."""
-    edge_upper_g: float = 1.2
-    """Second level (g, above ``on_g``) on each edge: the line through both crossings is
-    extended to the flight level."""
-    flight_g: float = 0.0
-    """Flight level (g) the edges are extrapolated to (free fall reads 0 g)."""
+    ic_fraction: float = 0.08
+    """IC is where the rising edge has climbed this fraction (dimensionless) of the way from
+    the flight minimum before it to the stance peak (the median of the last three)."""
+    tc_fraction: float = 0.08
+    """TC is where the falling edge is this fraction (dimensionless) of the way from the
+    flight minimum after it up to this stance's peak."""
+    flight_search_s: float = 0.15
+    """How far (s) before a rising edge / after a falling edge the flight minimum is searched."""
     ic_offset_s: float = 0.0
     """Constant added to every IC (s): the systematic lag of the sacrum behind the foot."""
     tc_offset_s: float = 0.0
@@ -68,6 +73,10 @@ class BackStepSettings:
     """A stance must reach this filtered vertical acceleration (g)."""
     side_vote: float = 0.7
     """Weight of the past in the alternating left/right vote (0 = every step on its own)."""
+    side_gyr_scale_dps: float = 5.0
+    """Roll-rate difference (deg/s) that counts as a sure side on one step (confidence 1)."""
+    side_acc_scale_g: float = 0.05
+    """Without a gyro: medio-lateral acceleration difference (g) that counts as sure."""
     acc_range_g: float | None = None
     """Sensor full scale (g), for the saturation flag; None = detect flat tops."""
 
@@ -86,8 +95,7 @@ class BackStepDetector:
         self._keep = int((2 * settings.max_step_s + settings.max_contact_s + 1.0) * sampling_rate_hz)
         self._min_contact_n = max(round(settings.min_contact_s * sampling_rate_hz), 1)
         self._max_contact_n = round(settings.max_contact_s * sampling_rate_hz) + 1
-        self._reach_n = max(round(0.15 * sampling_rate_hz), 2)  # how far edges are searched
-        self._extrap_n = 0.08 * sampling_rate_hz  # how far an edge may be extrapolated
+        self._flight_n = max(round(settings.flight_search_s * sampling_rate_hz), 2)
         self._width = int((settings.max_step_s + 0.1) * sampling_rate_hz) + 4  # samples per step row
         self.reset()
 
@@ -96,14 +104,15 @@ class BackStepDetector:
         self.health = StageHealth()
         self._fir = FirLowpass(s.lowpass_hz, self.fs, s.fir_duration_s)
         self._delay = self._fir.delay_samples
-        self._raw = History(4, self._keep)  # t, ax, ay, az
+        self._raw = History(5, self._keep)  # t, ax, ay, az, gx (roll rate; NaN without a gyro)
         self._filt = History(1, self._keep)  # azf, aligned to raw indices
         self._state = 1  # as if in a stance: a rise only counts after a flight was seen
         self._cursor = 0  # next filtered index to segment
         self._rise: int | None = None  # index of the current stance's rising edge
         self._rise_pos = 0.0  # its IC position (fractional sample index)
         self._rise_confirmed = False
-        self._open: list[tuple[float, float]] = []  # (ic_pos, tc_pos) awaiting the next IC
+        self._open: list[tuple[float, int, float]] = []  # (ic_pos, fall index, peak) awaiting next IC
+        self._peaks: list[float] = []  # last stance peaks (g), the scale of the edges
         self._final: list[tuple[float, float, float | None]] = []  # ready, features pending
         self._vote = 0.0
         self._parity = 1.0
@@ -135,7 +144,7 @@ class BackStepDetector:
         """No contact released later will have an IC before this time (None: nothing seen)."""
         if self._cursor <= max(self._seg_start, self._raw.start):
             return None
-        back = 0.15 + 0.08 + 2.0 / self.fs - min(self.settings.ic_offset_s, 0.0)  # edge reach
+        back = self.settings.flight_search_s + 2.0 / self.fs - min(self.settings.ic_offset_s, 0.0)
         t = self._time(self._cursor - 1) - back
         if self._rise is not None:
             t = min(t, self._time(self._rise) - back)
@@ -143,11 +152,12 @@ class BackStepDetector:
             t = min(t, self._time_at(self._open[0][0]) + self.settings.ic_offset_s)
         return t
 
-    def update(self, time_s: F64, acc_bf_g: F64) -> list[Contact]:
+    def update(self, time_s: F64, acc_bf_g: F64, gyr_bf_dps: F64 | None = None) -> list[Contact]:
         n = time_s.shape[0]
         if n == 0:
             return []
-        self._raw.append(np.column_stack([time_s, acc_bf_g]))
+        gx = gyr_bf_dps[:, 0] if gyr_bf_dps is not None else np.full(n, np.nan)
+        self._raw.append(np.column_stack([time_s, acc_bf_g, gx]))
         azf = self._fir(acc_bf_g[:, 2])
         if self._skip:
             drop = min(self._skip, n)
@@ -184,7 +194,7 @@ class BackStepDetector:
         self._state = int(state[-1])
         self._cursor = hi
         self._confirm_rise(hi, out)
-        if self._rise is not None and hi - self._rise > self._max_contact_n + self._reach_n:
+        if self._rise is not None and hi - self._rise > self._max_contact_n + self._flight_n:
             # Standing or walking: this "stance" can only be rejected when it ends; forget it now.
             self._rise = None
             self.health.rejected += 1
@@ -198,9 +208,9 @@ class BackStepDetector:
         if self._rise is None or self._rise_confirmed or upto - self._rise < self._min_contact_n:
             return
         self._rise_confirmed = True
-        self._rise_pos = self._edge_pos(self._rise, rising=True)
+        self._rise_pos = self._ic_pos(self._rise)
         if self._open:
-            out.extend(self._flush_open(self._rise_pos))
+            out.extend(self._flush_open(self._rise_pos, self._rise))
 
     def _close(self, j: int) -> None:
         s = self.settings
@@ -210,9 +220,8 @@ class BackStepDetector:
             self.health.rejected += 1
             return
         ic_pos = self._rise_pos
-        tc_pos = self._edge_pos(j, rising=False)
         ic = self._time_at(ic_pos) + s.ic_offset_s
-        tc = self._time_at(tc_pos) + s.tc_offset_s
+        tc = self._time_at(float(j)) + s.tc_offset_s  # refined at release, with look-ahead
         peak = float(self._filt.view(rise, j).max()) if j > rise else 0.0
         if not (s.min_contact_s <= tc - ic <= s.max_contact_s) or peak < s.min_peak_g:
             self.health.rejected += 1
@@ -223,7 +232,8 @@ class BackStepDetector:
         if self._last_ic is not None and ic - self._last_ic > s.max_step_s:
             self._parity = 1.0
         self._last_ic = ic
-        self._open.append((ic_pos, tc_pos))
+        self._peaks = [*self._peaks[-2:], peak]
+        self._open.append((ic_pos, j, peak))
 
     def _timeout(self, out: list[Contact]) -> None:
         """No next step in time: release the open contact without one (deterministic deadline)."""
@@ -237,9 +247,10 @@ class BackStepDetector:
         if self._time(self._cursor - 1) > deadline:
             out.extend(self._flush_open(None))
 
-    def _flush_open(self, next_pos: float | None) -> list[Contact]:
+    def _flush_open(self, next_pos: float | None, next_rise: int | None = None) -> list[Contact]:
         """Queue the open contacts for release; features are computed once per update."""
-        self._final.extend((ic_pos, tc_pos, next_pos) for ic_pos, tc_pos in self._open)
+        self._final.extend((ic_pos, self._tc_pos(j, peak, next_rise), next_pos)
+                           for ic_pos, j, peak in self._open)
         self._open = []
         return []
 
@@ -270,15 +281,19 @@ class BackStepDetector:
         rel = i0 - lo
         n_stance = np.minimum(i_tc - i0, view.shape[0] - rel)
         n_step = np.minimum(i1 - i0, view.shape[0] - rel)
-        t, ax, ay, az = sf.gather_columns(view, rel, self._width)
+        t, ax, ay, az, gx = sf.gather_columns(view, rel, self._width)
         m_st, m_sp = sf.masks(n_stance, self._width), sf.masks(n_step, self._width)
         n_imp = np.maximum(3, (n_stance + 1) // 2)
         m_imp = sf.masks(n_imp, self._width)
         last = t[np.arange(k), np.maximum(n_step - 1, 0)]
         dt = np.where(n_step > 1, (last - t[:, 0]) / np.maximum(n_step - 1, 1), 1.0 / self.fs)
         vo = sf.vertical_oscillation_cm(np.where(m_sp, az, 0.0), m_sp, n_step, dt)
-        ml_st = sf.row_means(np.where(m_st, ay, 0.0), n_stance)
-        ml = ml_st - sf.row_means(np.where(m_sp, ay, 0.0), n_step)
+        if np.isnan(gx[:, 0]).any():  # no gyro: obliquity through gravity (weaker)
+            cue_st = sf.row_means(np.where(m_st, ay, 0.0), n_stance) / s.side_acc_scale_g
+            cue = cue_st - sf.row_means(np.where(m_sp, ay, 0.0), n_step) / s.side_acc_scale_g
+        else:  # roll rate: its stance mean is below its step mean in a left stance
+            cue_st = -sf.row_means(np.where(m_st, gx, 0.0), n_stance) / s.side_gyr_scale_dps
+            cue = cue_st + sf.row_means(np.where(m_sp, gx, 0.0), n_step) / s.side_gyr_scale_dps
         peak, rate = sf.impact(az, m_imp, t)
         sat = sf.saturated_rows([ax, ay, az], m_imp, s.acc_range_g)
         out = []
@@ -286,10 +301,10 @@ class BackStepDetector:
             side, conf = Side.UNKNOWN, 0.0
             has_next = nxt_s[j] is not None
             if n_stance[j] >= 2:
-                m = float(ml[j]) if has_next else float(ml_st[j])
+                m = float(cue[j]) if has_next else float(cue_st[j])
                 self._vote = s.side_vote * self._vote + (1 - s.side_vote) * m * self._parity
-                side = Side.LEFT if self._vote * self._parity < 0 else Side.RIGHT
-                conf = min(abs(self._vote) / 0.05, 1.0)
+                side = Side.LEFT if self._vote * self._parity > 0 else Side.RIGHT
+                conf = min(abs(self._vote), 1.0)
                 self._parity = -self._parity
             if sat[j]:
                 self.health.saturated += 1
@@ -311,32 +326,40 @@ class BackStepDetector:
             return t0 + (pos - i) * (raw.value(i + 1) - t0)
         return t0 + (pos - i) / self.fs
 
-    def _edge_pos(self, j: int, rising: bool) -> float:
-        """Position of the event on the edge seen at filtered index ``j`` (state change there).
+    def _ic_pos(self, j: int) -> float:
+        """IC on the rising edge seen at filtered index ``j``, evaluated ``min_contact_s`` later.
 
-        Fixed windows (never "whatever has arrived"), so block boundaries cannot matter:
-        rising edges are evaluated ``min_contact_s`` after ``j``, falling ones at ``j``.
+        Fixed windows (never "whatever has arrived"), so block boundaries cannot matter.
         """
         s = self.settings
-        lo = max(self._filt.start, self._raw.start, self._seg_start, j - self._reach_n)
-        hi = j + self._min_contact_n if rising else j + 1
+        lo = max(self._filt.start, self._raw.start, self._seg_start, j - self._flight_n)
+        hi = j + self._min_contact_n
         x = self._filt.view(lo, hi)[:, 0].tolist()
         k = j - lo
-        c, u = s.contact_g, s.edge_upper_g
-        if rising:
-            p1 = _walk_back_cross(x, k, c, up=True)
-            p2 = _walk_fwd_cross(x, k, u, up=True)
-        else:
-            p1 = _walk_fwd_cross(x, k - 1, c, up=False)
-            p2 = _walk_back_cross(x, k, u, up=False)
-        if p1 is None:
-            p1 = float(k)
-        pos = p1
-        if p2 is not None and p2 != p1 and u != c:
-            slope = (u - c) / (p2 - p1)  # g per sample, signed
-            pos = p1 - (c - s.flight_g) / slope
-            pos = min(max(pos, p1 - self._extrap_n), p1 + self._extrap_n)
-        return lo + max(pos, 0.0)
+        kb = min(range(k + 1), key=x.__getitem__)  # flight minimum before the edge
+        peak = sorted(self._peaks)[len(self._peaks) // 2] if self._peaks else max(x[k:])
+        level = x[kb] + s.ic_fraction * (peak - x[kb])
+        p = _walk_fwd_cross(x, kb, level, up=True)
+        return lo + (p if p is not None else float(k))
+
+    def _tc_pos(self, j: int, peak: float, next_rise: int | None) -> float:
+        """TC on the falling edge seen at filtered index ``j``.
+
+        The flight minimum after it is searched up to ``flight_search_s`` or the next rising
+        edge, whichever comes first: a fixed window whatever the block boundaries.
+        """
+        s = self.settings
+        lo = max(self._filt.start, self._raw.start, self._seg_start, j - self._flight_n)
+        hi = j + self._flight_n if next_rise is None else min(j + self._flight_n, next_rise + 1)
+        hi = min(hi, self._filt.end)
+        x = self._filt.view(lo, hi)[:, 0].tolist()
+        k = j - lo
+        if k >= len(x):
+            return float(j)
+        kb = min(range(k, len(x)), key=x.__getitem__)  # flight minimum after the edge
+        level = x[kb] + s.tc_fraction * (peak - x[kb])
+        p = _walk_back_cross(x, kb, level, up=False)
+        return lo + (p if p is not None else float(k))
 
 
 def _walk_back_cross(x: list[float], k: int, level: float, up: bool) -> float | None:

@@ -171,7 +171,7 @@ class SensorChain:
             if seg.time_s.shape[0] == 0:
                 continue
             if self.back is not None:
-                out.contacts.extend(self.back.update(seg.time_s, seg.acc_g))
+                out.contacts.extend(self.back.update(seg.time_s, seg.acc_g, seg.gyr_dps))
             if self.posture is not None:
                 lean = self.posture.update(seg.time_s, seg.acc_g, seg.gyr_dps)
                 if lean.time_s.shape[0]:

@@ -20,8 +20,8 @@ from sensorkit.dsp.contacts import Contact
 from sensorkit.model import Side
 
 PHONE_STEP_DEFAULTS = BackStepSettings(
-    lowpass_hz=5.0, fir_duration_s=0.2, on_g=1.25, off_g=0.85, contact_g=1.0, edge_upper_g=1.0,
-    flight_g=1.0, min_contact_s=0.06, max_contact_s=0.5, min_step_s=0.21, max_step_s=0.75,
+    lowpass_hz=5.0, fir_duration_s=0.2, on_g=1.25, off_g=0.85, ic_fraction=0.3, tc_fraction=0.3,
+    min_contact_s=0.06, max_contact_s=0.5, min_step_s=0.21, max_step_s=0.75,
     min_peak_g=1.3, side_vote=0.0)
 """Phone defaults: a 5 Hz FIR on |acc|, one hump per step, no edge extrapolation."""
 

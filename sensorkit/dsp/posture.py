@@ -7,20 +7,22 @@ standing pause). Lean is the tilt of the AHRS gravity estimate in that frame: fo
 runner's right).
 
 Cost: one AHRS update is ~1.5 us from Python, so the AHRS runs on a decimated stream
-(``ahrs_rate_hz``, default 50 Hz) after averaging groups of samples, which is the anti-alias
+(``ahrs_rate_hz``, default 25 Hz) after averaging groups of samples, which is the anti-alias
 filter. The bench (``bench/dsp_speed.py``) and ``docs/dsp.md`` give the accuracy and speed at
 each rate. Without a gyro, lean is the tilt of the low-passed acceleration (mean posture only).
 
-The accelerometer reaches the AHRS through a 1 Hz low-pass (``acc_lowpass_hz``): running
-accelerations are far from gravity, so unfiltered they are rejected almost always and the
-lean drifts with the gyro bias (tens of degrees on the simulator with a 0.8 deg/s bias); over
-whole strides the mean specific force is gravity.
+Running accelerations are far from gravity: fed raw, Fusion rejects them almost always and
+the lean drifts with the gyro bias (tens of degrees on the simulator with a 0.8 deg/s bias);
+low-passed in the sensor frame they weight the orientation by the ground force (-2.6 deg).
+So the AHRS gets a virtual accelerometer: specific force rotated into the earth frame,
+low-passed there (over whole strides it is exactly gravity) and rotated back (``_run_ahrs``).
 
-Look-ahead: none; output lags by half an averaging group (10 ms at 50 Hz).
+Look-ahead: none; output lags by half an averaging group (20 ms at 25 Hz).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import imufusion
@@ -34,18 +36,14 @@ from sensorkit.dsp.filters import BlockMean, SosFilter
 class PostureSettings:
     """AHRS configuration for trunk lean."""
 
-    ahrs_rate_hz: float = 50.0
+    ahrs_rate_hz: float = 25.0
     """Rate (Hz) the AHRS runs at after block averaging (at most the sensor rate)."""
     gain: float = 2.0
     """Fusion AHRS gain (dimensionless): weight of the accelerometer against the gyro."""
-    acc_lowpass_hz: float = 1.0
-    """Cut-off (Hz) of the low-pass on the accelerometer fed to the AHRS (0 = none).
-
-    While running, the instantaneous acceleration is mostly the body's own (0-3 g vertical),
-    so Fusion's rejection ignores it nearly always and the estimate drifts with the gyro bias.
-    Over whole strides the mean specific force is gravity: a 1 Hz low-pass gives the AHRS a
-    usable reference every sample, and the gyro supplies the within-stride motion."""
-    acceleration_rejection_deg: float = 10.0
+    earth_lowpass_hz: float = 0.6
+    """Cut-off (Hz, two first-order stages) of the earth-frame low-pass of specific force
+    whose direction is the AHRS's gravity reference (see ``_run_ahrs``)."""
+    acceleration_rejection_deg: float = 90.0
     """Accelerometer ignored when it disagrees with the estimate by more than this (deg)."""
     recovery_trigger_s: float = 5.0
     """Seconds of rejection after which the AHRS trusts the accelerometer again."""
@@ -95,8 +93,8 @@ class TrunkPosture:
         self._bias = imufusion.Bias()
         self._bias.set_settings(imufusion.BiasSettings(sample_rate=self.rate_hz))
         self._lp = SosFilter(2, self.settings.no_gyro_lowpass_hz, self.rate_hz, channels=3)
-        lp = self.settings.acc_lowpass_hz
-        self._acc_lp = SosFilter(2, lp, self.rate_hz, channels=3) if lp > 0 else None
+        self._alpha = 1.0 - math.exp(-2.0 * math.pi * self.settings.earth_lowpass_hz / self.rate_hz)
+        self._earth_lp = (0.0, 0.0, 1.0, 0.0, 0.0, 1.0)
         self._since_start = 0
         self.health.warming_up = True
 
@@ -113,8 +111,7 @@ class TrunkPosture:
         if m == 0:
             return LeanSeries(np.empty(0), np.empty(0), np.empty(0))
         if self.has_gyro and gyr_bf_dps is not None:
-            acc = dec[:, 1:4] if self._acc_lp is None else self._acc_lp(dec[:, 1:4])
-            grav = self._run_ahrs(np.ascontiguousarray(acc), np.ascontiguousarray(dec[:, 4:7]))
+            grav = self._run_ahrs(dec[:, 1:4], dec[:, 4:7])
         else:
             grav = self._lp(dec[:, 1:4])
         lean = np.degrees(np.arctan2(-grav[:, 0], grav[:, 2]))
@@ -125,17 +122,41 @@ class TrunkPosture:
         return LeanSeries(dec[:, 0].copy(), lean, lateral)
 
     def _run_ahrs(self, acc: F64, gyr: F64) -> F64:
-        """The one per-sample loop of the DSP, at the decimated rate (C call per sample)."""
+        """The one per-sample loop of the DSP, at the decimated rate.
+
+        Each step: rotate the measured specific force into the (gyro-propagated) earth frame
+        with the current estimate, low-pass it there (two first-order stages), express the
+        result back in the sensor frame and give that to Fusion as its accelerometer. Over
+        whole strides the earth-frame mean specific force is gravity exactly; averaging in
+        the sensor frame instead (or Fusion's per-sample normalised correction) weights the
+        orientation by the ground force, i.e. toward the stance posture (-2.6 deg on the
+        simulator, whose pelvis pitch is fitted to real trials).
+        """
         upd = self._ahrs.update_no_magnetometer
-        grav = self._ahrs.get_gravity
-        out = []
-        if self.settings.bias_correction:
-            bias = self._bias.update
-            for g, a in zip(list(gyr), list(acc), strict=True):
-                upd(bias(g), a)
-                out.append(grav())
-        else:
-            for g, a in zip(list(gyr), list(acc), strict=True):
-                upd(g, a)
-                out.append(grav())
-        return np.array(out, dtype=np.float64)
+        getq = self._ahrs.get_quaternion
+        k = self._alpha
+        l1x, l1y, l1z, l2x, l2y, l2z = self._earth_lp
+        use_bias = self.settings.bias_correction
+        bias = self._bias.update
+        grav = []
+        for g, (ax, ay, az) in zip(list(gyr), acc.tolist(), strict=True):
+            w, x, y, z = getq().tolist()
+            r00, r01, r02 = 1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)
+            r10, r11, r12 = 2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)
+            r20, r21, r22 = 2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)
+            ex = r00 * ax + r01 * ay + r02 * az
+            ey = r10 * ax + r11 * ay + r12 * az
+            ez = r20 * ax + r21 * ay + r22 * az
+            l1x += k * (ex - l1x)
+            l1y += k * (ey - l1y)
+            l1z += k * (ez - l1z)
+            l2x += k * (l1x - l2x)
+            l2y += k * (l1y - l2y)
+            l2z += k * (l1z - l2z)
+            v = (r00 * l2x + r10 * l2y + r20 * l2z, r01 * l2x + r11 * l2y + r21 * l2z,
+                 r02 * l2x + r12 * l2y + r22 * l2z)
+            upd(bias(g) if use_bias else g, v)
+            w, x, y, z = getq().tolist()
+            grav.append((2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)))
+        self._earth_lp = (l1x, l1y, l1z, l2x, l2y, l2z)
+        return np.array(grav, dtype=np.float64)

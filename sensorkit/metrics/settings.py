@@ -20,7 +20,7 @@ class MetricsSettings(BaseModel):
                                     description="Window of the 1 Hz rolling summaries (RollingMetrics), s.")
     cadence_smoothing_steps: int = Field(8, ge=1, le=64,
                                          description="Steps averaged for the smoothed cadence.")
-    ahrs_rate_hz: float = Field(50.0, gt=0, le=1000,
+    ahrs_rate_hz: float = Field(25.0, gt=0, le=1000,
                                 description="Rate the trunk-lean AHRS runs at after averaging, Hz "
                                             "(lower costs less CPU; see docs/dsp.md for accuracy).")
     match_tolerance_s: float = Field(0.08, gt=0, le=0.2,
