@@ -155,7 +155,7 @@ class TrunkPosture:
             l2z += k * (l1z - l2z)
             v = (r00 * l2x + r10 * l2y + r20 * l2z, r01 * l2x + r11 * l2y + r21 * l2z,
                  r02 * l2x + r12 * l2y + r22 * l2z)
-            upd(bias(g) if use_bias else g, v)
+            upd(bias(g) if use_bias else g, v)  # type: ignore[arg-type]  # C API takes any sequence
             w, x, y, z = getq().tolist()
             grav.append((2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)))
         self._earth_lp = (l1x, l1y, l1z, l2x, l2y, l2z)
