@@ -244,3 +244,32 @@ async def test_a_cancelled_session_spools_what_the_sink_had_accepted(tmp_path) -
     s = sink.stats()
     assert s.points_encoded == len(expected_points(info, items))
     assert s.spool_points == s.points_encoded and s.points_written == 0
+
+
+async def test_a_hung_server_never_stalls_the_session_and_accepted_points_reach_the_disk(tmp_path) -> None:
+    import socket
+
+    from tests.support.sources import CollectSink
+
+    with socket.socket() as hole:  # accepts connections (kernel backlog) and never answers
+        hole.bind(("127.0.0.1", 0))
+        hole.listen(64)
+        url = f"http://127.0.0.1:{hole.getsockname()[1]}"
+        runners = [f"r{i}" for i in range(4)]
+        infos = [sensor(r, Placement.LOWER_BACK, 200.0) for r in runners]
+        info = SessionInfo("hung", make_info().start_unix_s, tuple(RunnerInfo(r) for r in runners),
+                           tuple(infos), "test")
+        sources = [ListSource([s], ramp_blocks(s, 300, 8)) for s in infos]
+        settings = InfluxSettings(enabled=True, api="v1", url=url, spool_dir=tmp_path, raw_imu="full",
+                                  timeout_s=0.3, queue_size=50, max_pending_points=500, batch_points=200,
+                                  retry_initial_s=0.05, retry_max_s=0.2, shutdown_drain_s=0.5)
+        influx = InfluxSink(settings, info)
+        collect = CollectSink(accepts=(SampleBlock,), policy=OverflowPolicy.BLOCK, queue_size=64)
+        await Session(info, sources, {}, [influx, collect]).run()
+    assert len(collect.items) == 4 * 300  # the BLOCK sink got everything: nothing waited on InfluxDB
+    s = influx.stats()
+    assert s.write_failures > 0 and s.points_written == 0
+    assert s.spool_points == s.points_encoded  # every point the sink took is on disk
+    assert s.points_dropped_spool_full == 0
+    # What it could not take was dropped at its own queue and counted, not silently lost.
+    assert s.items_accepted + s.items_dropped_at_queue == 4 * 300 + 4 * 2  # blocks + start/stop markers
