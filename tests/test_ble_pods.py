@@ -287,3 +287,16 @@ async def test_without_bluetooth_the_source_fails_fast_with_one_clear_error() ->
     with pytest.raises(AdapterError, match="no usable Bluetooth adapter"):
         async with src:
             pass
+
+
+async def test_source_shuts_down_even_when_nobody_reads_any_more() -> None:
+    """A stalled pipeline fills the source's queue; leaving must still stop the pods and disconnect."""
+    async with world(
+        (DiyPodEmulator, "SK Pod", {}),
+    ) as (backend, pods):
+        src = source(backend, "r", PodSettings(name="SK Pod", placement=LEFT), out_queue_size=4)
+        async with asyncio.timeout(20):
+            async with src:
+                await src.pods[0].streaming.wait()
+                await asyncio.sleep(0.5)  # nobody reads: the pod's consumer now waits for room
+        assert pods["SK Pod"].plan is None  # told to stop (or the link closed): not streaming on

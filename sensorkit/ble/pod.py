@@ -9,6 +9,7 @@ the health records the source publishes about once a second.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from sensorkit.ble.profiles.base import PodDriver, SpeedReading, StreamFormat
 from sensorkit.ble.settings import BleSettings, PodSettings
 from sensorkit.errors import DecodeError, ProtocolError, SensorkitError, SensorUnavailableError
 from sensorkit.model import SensorHealth, SensorInfo, SourceItem, SpeedSample
-from sensorkit.pipeline.channel import Channel
+from sensorkit.pipeline.channel import Channel, ChannelClosed
 from sensorkit.pipeline.clock import HostClock
 
 log = logging.getLogger(__name__)
@@ -146,16 +147,28 @@ class PodRunner:
                 raise SensorUnavailableError(f"{self.pod.label}: setup timed out") from exc
             try:
                 await self._stream(link, driver, fmt)
-            finally:
+            except asyncio.CancelledError:
+                # Shutting down: nobody may be reading any more, so never wait for room.
                 for item in self.assembler.stop(self.clock.now_s()):
-                    await self.out.send(item)
-                if not link.lost.is_set():  # stopping on purpose: tell the device, best effort
-                    try:
-                        async with asyncio.timeout(2.0):
-                            await driver.stop(link)
-                    except Exception as e:
-                        log.debug("%s: stop: %s", self.pod.label, e)
+                    with contextlib.suppress(asyncio.QueueFull, ChannelClosed):
+                        self.out.send_nowait(item)
+                await self._stop_device(link, driver)
+                raise
+            for item in self.assembler.stop(self.clock.now_s()):
+                await self.out.send(item)
+            if not link.lost.is_set():
+                await self._stop_device(link, driver)
         return True
+
+    async def _stop_device(self, link: PodLink, driver: PodDriver) -> None:
+        """Tell the device to stop streaming; best effort, the link may be going."""
+        if link.lost.is_set():
+            return
+        try:
+            async with asyncio.timeout(2.0):
+                await driver.stop(link)
+        except Exception as e:
+            log.debug("%s: stop: %s", self.pod.label, e)
 
     async def _start(self, link: PodLink) -> tuple[PodDriver, StreamFormat]:
         profile = self.pod.profile or detect_from_services(link.name or self.pod.name, link.service_uuids())
