@@ -273,3 +273,35 @@ async def test_a_hung_server_never_stalls_the_session_and_accepted_points_reach_
     assert s.points_dropped_spool_full == 0
     # What it could not take was dropped at its own queue and counted, not silently lost.
     assert s.items_accepted + s.items_dropped_at_queue == 4 * 300 + 4 * 2  # blocks + start/stop markers
+
+
+async def test_write_rights_revoked_mid_session_are_reported_loudly_and_nothing_is_lost(
+        influxd_auth, tmp_path, caplog, monkeypatch) -> None:
+    db = next(_db)
+    influxd_auth.query(f'CREATE DATABASE "{db}"')
+    influxd_auth.query(f"CREATE USER \"{db}_w\" WITH PASSWORD 'pw-{db}'")
+    influxd_auth.query(f'GRANT ALL ON "{db}" TO "{db}_w"')
+    monkeypatch.setenv("SK_TEST_PW", f"pw-{db}")
+    info = make_info()
+    items = make_items(info, duration_s=2.0)
+    settings = settings_for(influxd_auth, tmp_path, db, raw_imu="full", batch_points=200,
+                            username=f"{db}_w", password_env="SK_TEST_PW")
+    sink = InfluxSink(settings, info)
+    caplog.set_level(logging.WARNING)
+
+    async def revoke_then_grant() -> None:
+        while sink.stats().points_written == 0:  # noqa: ASYNC110 - mid-session: after the first writes
+            await asyncio.sleep(0.01)
+        await asyncio.to_thread(influxd_auth.query, f'REVOKE ALL ON "{db}" FROM "{db}_w"')
+        while sink.stats().spool_batches < 2:  # noqa: ASYNC110 - polling the sink's counters
+            await asyncio.sleep(0.02)
+        await asyncio.to_thread(influxd_auth.query, f'GRANT ALL ON "{db}" TO "{db}_w"')
+
+    async with asyncio.TaskGroup() as tg:
+        tg.create_task(write_items(sink, items, pace_s=0.005))
+        tg.create_task(revoke_then_grant())
+    assert "points are kept in the spool until this is fixed" in caplog.text
+    assert influx_points(influxd_auth, db) == expected_points(info, items)
+    s = sink.stats()
+    assert s.write_failures > 0 and s.spool_points == 0 and s.points_dropped_spool_full == 0
+

@@ -31,7 +31,7 @@ from typing import Self
 from sensorkit.errors import StoreError
 from sensorkit.model import RECORD_TYPES, BusItem, Gap, SampleBlock, SessionInfo, SpeedSample
 from sensorkit.pipeline.channel import Channel, OverflowPolicy
-from sensorkit.store.influx.errors import InfluxRejected, InfluxUnavailable
+from sensorkit.store.influx.errors import InfluxAuthError, InfluxNotFound, InfluxRejected, InfluxUnavailable
 from sensorkit.store.influx.schema import Encoded, PointEncoder, RawPart, format_raw_parts
 from sensorkit.store.influx.settings import InfluxSettings, RawImuMode
 from sensorkit.store.influx.spool import Spool, SpoolEntry
@@ -144,6 +144,7 @@ class InfluxSink:
              "encode_errors"), 0)
         self._up = True
         self._last_error = ""
+        self._last_error_kind: type[BaseException] | None = None
         self._last_loud_log = -1e9
 
     @property
@@ -169,7 +170,7 @@ class InfluxSink:
             except InfluxUnavailable as exc:
                 if self.settings.require_server_at_start:
                     raise
-                self._up, self._last_error = False, str(exc)
+                self._up, self._last_error, self._last_error_kind = False, str(exc), type(exc)
                 log.warning("%s; the session goes on and spools to %s until it answers", exc, self.spool_path)
             await asyncio.to_thread(self._spool.open)
             if len(self._spool):
@@ -286,7 +287,7 @@ class InfluxSink:
                                   self._writer.target)
                 self._c["write_failures"] += 1
                 self._c["points_retried"] += points
-                self._mark_down(str(exc) or type(exc).__name__)
+                self._mark_down(exc)
                 await self._spill()
                 await self._backoff(backoff_s, drain_deadline)
                 backoff_s = min(backoff_s * 2, s.retry_max_s)
@@ -359,11 +360,15 @@ class InfluxSink:
         self._c["points_rejected"] += points
         self._loud(f"{exc}; {points} points kept in {dest} and not retried")
 
-    def _mark_down(self, message: str) -> None:
+    def _mark_down(self, exc: BaseException) -> None:
+        """Note a failed write; log when the server goes down or the reason changes (not every retry)."""
+        message = str(exc) or type(exc).__name__
         self._last_error = message
-        if self._up:
-            self._up = False
+        if self._up or type(exc) is not self._last_error_kind:
             log.warning("%s; spooling to %s and retrying with backoff", message, self.spool_path)
+        self._up, self._last_error_kind = False, type(exc)
+        if isinstance(exc, InfluxAuthError | InfluxNotFound):  # retrying alone will not fix these
+            self._loud(f"{message}; points are kept in the spool until this is fixed")
 
     def _loud(self, message: str) -> None:
         now = time.monotonic()
