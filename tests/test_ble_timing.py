@@ -19,7 +19,7 @@ from sensorkit.ble.profiles import polar_pmd
 from sensorkit.ble.profiles.base import ImuPacket, StreamFormat, StreamSpec, Timing
 from sensorkit.ble.settings import PodSettings, RunnerPods
 from sensorkit.ble.source import sensor_info
-from sensorkit.ble.timing import Resequencer, StreamMerger, StreamTimer, Unwrapper, _Held
+from sensorkit.ble.timing import HeldPacket, Resequencer, StreamMerger, StreamTimer, Unwrapper
 from sensorkit.errors import AdapterError, ProtocolError, SensorUnavailableError, SourceError
 from sensorkit.model import Gap, Placement, SampleBlock
 
@@ -48,8 +48,8 @@ def test_resequencer_restores_swapped_neighbours_and_drops_stragglers() -> None:
     r = Resequencer(depth=1)
     p = ImuPacket("imu", acc_g=np.zeros((1, 3)))
 
-    def held(k: float) -> _Held:
-        return _Held(k, p, 0.0, k, k)
+    def held(k: float) -> HeldPacket:
+        return HeldPacket(k, p, 0.0, k, k)
 
     out = [h.key for k in (1, 3, 2, 4) for h in r.push(held(k))]
     assert out == [1, 2, 3]
@@ -206,3 +206,20 @@ def test_pod_settings_validate_what_users_type() -> None:
         RunnerPods(runner="a", pods=[pod, PodSettings(address="AA:BB", placement=Placement.LOWER_BACK)])
     info = sensor_info("alice", PodSettings(address="AA", placement=Placement.LEFT_FOOT, profile="diy", rate_hz=200))
     assert info.sensor_id == "alice/left_foot" and info.sampling_rate_hz == 208 and info.has_gyro
+
+
+def test_a_device_reboot_restarts_the_clock_instead_of_claiming_loss_or_duplicates() -> None:
+    """A DIY pod's µs counter restarts at 0 after a reboot: that is a clock jump, not 20 minutes
+    of lost samples, and the packets after it are not duplicates."""
+    timer = StreamTimer(seq_spec(), reorder_depth=1)
+    out = []
+    for seq in range(10):  # ~1300 s after the pod's boot
+        out += timer.push(diy_packet(seq, 270_000 + seq * 4), 10.0 + 0.04 * seq)
+    for seq in range(10):  # rebooted: time from 0 again, same link
+        out += timer.push(diy_packet(seq, 100 + seq * 4), 11.0 + 0.04 * seq)
+    out += timer.flush()
+    assert len(out) == 20 and timer.clock_resets == 1
+    assert timer.lost_samples == 0 and timer.late_packets == 0
+    assert sum(t.clock_jump for t in out) == 1
+    host = np.concatenate([t.host_s for t in out])
+    assert np.all(np.diff(host) > 0)

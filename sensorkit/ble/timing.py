@@ -52,9 +52,14 @@ class Unwrapper:
     def reset(self) -> None:
         self.top = None
 
+    def rebase(self, raw: float) -> float:
+        """Forget the history: ``raw`` starts a new epoch (the device clock was reset)."""
+        self.top = raw
+        return raw
+
 
 @dataclass(slots=True)
-class _Held:
+class HeldPacket:
     key: float
     packet: ImuPacket
     arrival_s: float
@@ -67,11 +72,11 @@ class Resequencer:
 
     def __init__(self, depth: int) -> None:
         self.depth = max(0, depth)
-        self._held: list[_Held] = []
+        self._held: list[HeldPacket] = []
         self._released: float | None = None
         self.late = 0
 
-    def push(self, item: _Held) -> list[_Held]:
+    def push(self, item: HeldPacket) -> list[HeldPacket]:
         if self._released is not None and item.key <= self._released:
             self.late += 1  # overtaken by more than the window: its samples were already declared lost
             return []
@@ -84,7 +89,7 @@ class Resequencer:
             self._released = out[-1].key
         return out
 
-    def flush(self) -> list[_Held]:
+    def flush(self) -> list[HeldPacket]:
         out, self._held = self._held, []
         if out:
             self._released = out[-1].key
@@ -112,6 +117,9 @@ class StreamTimer:
     """Device time, loss and host time for one stream of one pod (see the module doc)."""
 
     ARRIVAL_SLACK_S = 0.05
+    JUMP_SLACK_S = 1.0
+    """Device time may not run ahead of host time (or back) by more than this: beyond it the
+    device clock was reset (a reboot), which is neither loss nor a duplicate."""
 
     def __init__(
         self,
@@ -138,8 +146,11 @@ class StreamTimer:
         self._count = 0  # ARRIVAL: synthetic device time = count / rate
         self._abs = 0  # samples released or declared lost (keyed streams)
         self._last_ref: tuple[float, int] | None = None
+        self._seen: tuple[float, float] | None = None  # (largest device time, its arrival)
+        self._jumped = False
         self.lost_samples = 0
         self.late_packets = 0
+        self.clock_resets = 0
 
     def new_connection(self) -> None:
         """A reconnect: sequence numbers restart; device clocks usually do not (the fit copes).
@@ -160,18 +171,46 @@ class StreamTimer:
             return []
         if self.spec.timing is Timing.ARRIVAL:
             return [self._arrival(packet, arrival_s, n)]
-        dev = None if packet.device_time_s is None else self._time(packet.device_time_s)
+        out = []
+        dev = None
+        if packet.device_time_s is not None:
+            dev = self._time(packet.device_time_s)
+            if self._clock_reset(dev, arrival_s):
+                out += self.flush()
+                self._restart_clock()
+                dev = self._time.rebase(packet.device_time_s)
+            if self._seen is None or dev >= self._seen[0]:
+                self._seen = (dev, arrival_s)
         seq = None if packet.sequence is None else self._seq(packet.sequence)
         key = seq if self.spec.timing is Timing.SEQUENCE and seq is not None else dev
         if key is None:
-            return [self._arrival(packet, arrival_s, n)]
-        out = []
-        for held in self._reseq.push(_Held(key, packet, arrival_s, dev, seq)):
+            return [*out, self._arrival(packet, arrival_s, n)]
+        for held in self._reseq.push(HeldPacket(key, packet, arrival_s, dev, seq)):
             timed = self._keyed(held)
             if timed is not None:
                 out.append(timed)
         self.late_packets = self._reseq.late
         return out
+
+    def _clock_reset(self, dev: float, arrival_s: float) -> bool:
+        if self._seen is None:
+            return False
+        last_dev, last_arrival = self._seen
+        elapsed = arrival_s - last_arrival
+        ahead = (dev - last_dev) - max(elapsed, 0.0)
+        return ahead > self.JUMP_SLACK_S + 0.05 * abs(elapsed) or dev - last_dev < -self.JUMP_SLACK_S
+
+    def _restart_clock(self) -> None:
+        """The device clock was reset: a new epoch for device time and for the clock fit."""
+        self.clock_resets += 1
+        self._seen = None
+        self._last_dev_s = None
+        self._last_ref = None
+        self._last_seq = None
+        self._seq.reset()
+        self._reseq.reset()
+        self.sync.reset()
+        self._jumped = True
 
     def flush(self) -> list[TimedPacket]:
         out = []
@@ -181,7 +220,7 @@ class StreamTimer:
                 out.append(timed)
         return out
 
-    def _keyed(self, h: _Held) -> TimedPacket | None:
+    def _keyed(self, h: HeldPacket) -> TimedPacket | None:
         p = h.packet
         n = len(p)
         ref = p.ref_index % n
@@ -236,7 +275,8 @@ class StreamTimer:
         gap_start = self._last_host_s if lost else None
         self.lost_samples += lost
         self._last_host_s = float(host[-1])
-        return TimedPacket(p, host, lost, gap_start, aligned.status is SyncStatus.JUMP)
+        jumped, self._jumped = self._jumped or aligned.status is SyncStatus.JUMP, False
+        return TimedPacket(p, host, lost, gap_start, jumped)
 
     @property
     def last_host_s(self) -> float | None:
