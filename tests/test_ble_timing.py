@@ -18,10 +18,11 @@ from sensorkit.ble.errors import Backoff, wrap_ble_error
 from sensorkit.ble.profiles import polar_pmd
 from sensorkit.ble.profiles.base import ImuPacket, StreamFormat, StreamSpec, Timing
 from sensorkit.ble.settings import PodSettings, RunnerPods
-from sensorkit.ble.source import sensor_info
+from sensorkit.ble.source import BlePodSource, sensor_info
 from sensorkit.ble.timing import HeldPacket, Resequencer, StreamMerger, StreamTimer, Unwrapper
-from sensorkit.errors import AdapterError, ProtocolError, SensorUnavailableError, SourceError
+from sensorkit.errors import AdapterError, ConfigError, ProtocolError, SensorUnavailableError, SourceError
 from sensorkit.model import Gap, Placement, SampleBlock
+from sensorkit.pipeline.clock import HostClock
 
 RATE = 100.0
 
@@ -204,6 +205,10 @@ def test_pod_settings_validate_what_users_type() -> None:
         PodSettings(name="x", placement=Placement.LEFT_FOOT, colour="red")  # type: ignore[call-arg]
     with pytest.raises(ValidationError, match="share a placement"):
         RunnerPods(runner="a", pods=[pod, PodSettings(address="AA:BB", placement=Placement.LOWER_BACK)])
+    with pytest.raises(ValidationError, match="worn on the body"):
+        PodSettings(name="x", placement=Placement.PHONE)
+    with pytest.raises(ConfigError, match="share a placement"):
+        BlePodSource("a", [pod, PodSettings(address="AA:BB", placement=Placement.LOWER_BACK)], HostClock())
     info = sensor_info("alice", PodSettings(address="AA", placement=Placement.LEFT_FOOT, profile="diy", rate_hz=200))
     assert info.sensor_id == "alice/left_foot" and info.sampling_rate_hz == 208 and info.has_gyro
 

@@ -69,6 +69,8 @@ class PodSettings(BaseModel):
     def _check(self) -> Self:
         if not self.address and not self.name:
             raise ValueError("a pod needs an address or a name")
+        if self.placement is Placement.PHONE:
+            raise ValueError("a BLE pod is worn on the body: lower_back, left_foot or right_foot")
         if self.profile is not None and self.profile not in PROFILES:
             raise ValueError(f"unknown profile {self.profile!r}; known: {', '.join(sorted(PROFILES))}")
         return self

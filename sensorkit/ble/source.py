@@ -16,6 +16,8 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Self
 
+from pydantic import ValidationError
+
 from sensorkit.ble.backend import PLATFORM, BleBackend
 from sensorkit.ble.errors import wrap_ble_error
 from sensorkit.ble.pod import PodRunner
@@ -81,7 +83,10 @@ class BlePodSource:
     ) -> None:
         if not pods:
             raise ConfigError(f"runner {runner!r}: no BLE pods configured")
-        RunnerPods(runner=runner, pods=list(pods))  # placements must be unique
+        try:
+            RunnerPods(runner=runner, pods=list(pods))  # placements must be unique
+        except ValidationError as exc:
+            raise ConfigError(f"runner {runner!r}: {exc.errors()[0]['msg']}") from exc
         self.runner = runner
         self.clock = clock
         self.backend = backend or PLATFORM
