@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 from pathlib import Path
 
@@ -280,3 +281,17 @@ async def test_on_a_grid_chunk_invariant_stages_still_match_the_live_run(tmp_pat
         replayed = await _run(ReplaySource(live.path, speed=speed, block_s=0.04), tmp_path / f"{name}.skrec")
         assert sorted(map(repr, replayed.records(StepEvent))) == sorted(map(repr, live.records(StepEvent)))
         assert not _same_records(replayed, live, PostureSample)  # block means differ on another grid
+
+
+async def test_a_sensor_listed_without_a_stream_replays_its_records_only(tmp_path: Path) -> None:
+    path = tmp_path / "nostream.skrec"
+    with RecordingWriter(path, INFO) as w:
+        w.write_many(_stream(BACK, 1.0, 0.0, 10, 1))
+        w.write(Gap(RIGHT.sensor_id, 0.2, 0.4, "never connected"))
+    (path / "streams" / "ann_right_foot.bin").unlink()
+    meta = json.loads((path / "meta.json").read_text())
+    del meta["streams"][RIGHT.sensor_id]
+    (path / "meta.json").write_text(json.dumps(meta))
+    items = await _collect(ReplaySource(path, speed=math.inf))
+    assert [x for x in items if not isinstance(x, SampleBlock)] == [Gap(RIGHT.sensor_id, 0.2, 0.4, "never connected")]
+    assert sum(len(b) for b in items if isinstance(b, SampleBlock)) == 200

@@ -80,8 +80,9 @@ class _Planner:
         self.records: dict[int, list[Any]] = {
             GAP: reader.gaps(), SPEED: reader.speed(),
             HEALTH: reader.records(SensorHealth) if include_health else []}
-        self.times = {sid: np.array(reader.raw(sid)["time_s"], dtype=np.float64) for sid in sensor_ids}
-        self.window = {sid: reader.index_range(sid, start_s, end_s) for sid in sensor_ids}
+        with_stream = [sid for sid in sensor_ids if sid in set(reader.sensor_ids)]  # others: records only
+        self.times = {sid: np.array(reader.raw(sid)["time_s"], dtype=np.float64) for sid in with_stream}
+        self.window = {sid: reader.index_range(sid, start_s, end_s) for sid in with_stream}
 
     def _record_ok(self, kind: int, rec: Any) -> bool:
         if rec.sensor_id not in self.pos:
@@ -105,6 +106,8 @@ class _Planner:
                           np.array(keep, dtype=np.int64), np.zeros(len(keep), np.int64)))
         gaps = self.records[GAP]
         for sid, src in self.pos.items():
+            if sid not in self.window:
+                continue
             i0, i1 = self.window[sid]
             i0 = max(i0, first_sample.get(sid, 0))
             cuts = [g.start_s for g in gaps if g.sensor_id == sid]
@@ -155,7 +158,7 @@ class _Planner:
                 continue
             n = self.reader.sample_count(sid)
             covered[sid] = int(min(stops[-1], n))
-            if sid not in self.pos:
+            if sid not in self.pos or sid not in self.window:
                 continue
             i0, i1 = self.window[sid]
             lo, hi = np.clip(starts, i0, i1), np.clip(stops, i0, i1)
