@@ -18,7 +18,8 @@ from sensorkit.dsp.base import F64, StageHealth, split_at_gaps
 from sensorkit.dsp.calibration import CalibrationResult, CalibrationSettings, MountingCalibration
 from sensorkit.dsp.contacts import Contact
 from sensorkit.dsp.foot import FootStepDetector, FootStepSettings
-from sensorkit.dsp.phone import PHONE_STEP_DEFAULTS, PhoneStepDetector
+from sensorkit.dsp.foot_acc import FOOT_ACC_DEFAULTS, FootAccStepDetector
+from sensorkit.dsp.phone import PhoneStepDetector, PhoneStepSettings
 from sensorkit.dsp.posture import LeanSeries, PostureSettings, TrunkPosture
 from sensorkit.model import Gap, Placement, SampleBlock, SensorInfo, Side
 
@@ -33,8 +34,10 @@ class DspSettings:
     """Lower-back step detector."""
     foot: FootStepSettings = field(default_factory=FootStepSettings)
     """Shoe-pod step detector."""
-    phone: BackStepSettings = PHONE_STEP_DEFAULTS
-    """Phone step detector (the lower-back segmentation on |acc|)."""
+    phone: PhoneStepSettings = field(default_factory=PhoneStepSettings)
+    """Phone step detector (band-passed |acc|)."""
+    foot_acc: BackStepSettings = FOOT_ACC_DEFAULTS
+    """Shoe pods without a gyro: strides from the |acc| hump."""
     posture: PostureSettings = field(default_factory=PostureSettings)
     """Trunk lean AHRS (lower back)."""
     gap_periods: float = 2.5
@@ -57,7 +60,8 @@ class ChainOutput:
                           np.concatenate([x.lateral_deg for x in self.lean]))
 
 
-_Stage = MountingCalibration | BackStepDetector | FootStepDetector | PhoneStepDetector | TrunkPosture
+_Stage = (MountingCalibration | BackStepDetector | FootStepDetector | PhoneStepDetector | FootAccStepDetector
+          | TrunkPosture)
 
 
 class SensorChain:
@@ -75,6 +79,7 @@ class SensorChain:
         self.back: BackStepDetector | None = None
         self.foot: FootStepDetector | None = None
         self.phone: PhoneStepDetector | None = None
+        self.foot_acc: FootAccStepDetector | None = None
         acc_range = info.acc_range_g
         if info.placement is Placement.PHONE:
             self.phone = PhoneStepDetector(s.phone, fs)
@@ -89,7 +94,10 @@ class SensorChain:
                 side = Side.LEFT if info.placement is Placement.LEFT_FOOT else Side.RIGHT
                 fset = s.foot if acc_range is None or s.foot.acc_range_g is not None \
                     else dataclasses.replace(s.foot, acc_range_g=acc_range)
-                self.foot = FootStepDetector(fset, fs, side)
+                if info.has_gyro:
+                    self.foot = FootStepDetector(fset, fs, side)
+                else:
+                    self.foot_acc = FootAccStepDetector(s.foot_acc, fs, side)
         self._last_t: float | None = None
 
     # -- public ---------------------------------------------------------------------------------
@@ -111,7 +119,7 @@ class SensorChain:
 
     def watermark_s(self) -> float | None:
         """No contact this chain releases later will have an IC before this time."""
-        det = self.back or self.foot or self.phone
+        det = self.back or self.foot or self.phone or self.foot_acc
         if self.calibration is not None and self.calibration.rotation is None:
             return None
         return det.watermark_s() if det is not None else None
@@ -143,13 +151,13 @@ class SensorChain:
 
     # -- internals ------------------------------------------------------------------------------
     def _stages(self) -> list[_Stage]:
-        all_ = (self.calibration, self.back, self.foot, self.phone, self.posture)
+        all_ = (self.calibration, self.back, self.foot, self.phone, self.foot_acc, self.posture)
         return [x for x in all_ if x is not None]
 
     def _gap(self, out: ChainOutput) -> None:
         if self.calibration is not None:
             self.calibration.gap()
-        for det in (self.back, self.foot, self.phone):
+        for det in (self.back, self.foot, self.phone, self.foot_acc):
             if det is not None:
                 out.contacts.extend(det.gap())
         if self.posture is not None:
@@ -163,7 +171,7 @@ class SensorChain:
         for seg in self.calibration.update(t, acc, gyr):
             out.calibrations.extend(seg.calibrations)
             if seg.restarted:
-                for det in (self.back, self.foot):
+                for det in (self.back, self.foot, self.foot_acc):
                     if det is not None:
                         out.contacts.extend(det.gap())
                 if self.posture is not None:
@@ -179,3 +187,5 @@ class SensorChain:
             if self.foot is not None:
                 g = seg.gyr_dps if seg.gyr_dps is not None else np.zeros_like(seg.acc_g)
                 out.contacts.extend(self.foot.update(seg.time_s, seg.acc_g, g))
+            if self.foot_acc is not None:
+                out.contacts.extend(self.foot_acc.update(seg.time_s, seg.acc_g))

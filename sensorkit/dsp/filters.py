@@ -21,15 +21,16 @@ class SosFilter:
     ring. Group delay varies with frequency: use it for shapes and levels, not for timing.
     """
 
-    def __init__(self, order: int, cutoff_hz: float, sampling_rate_hz: float, btype: str = "lowpass",
-                 channels: int = 1) -> None:
+    def __init__(self, order: int, cutoff_hz: float | tuple[float, float], sampling_rate_hz: float,
+                 btype: str = "lowpass", channels: int = 1) -> None:
         nyq = 0.5 * sampling_rate_hz
-        wn = min(cutoff_hz / nyq, 0.99)
+        wn = tuple(min(c / nyq, 0.99) for c in cutoff_hz) if isinstance(cutoff_hz, tuple) \
+            else min(cutoff_hz / nyq, 0.99)
         self.sos = signal.butter(order, wn, btype=btype, output="sos")
         self._zi0 = signal.sosfilt_zi(self.sos)  # (sections, 2) for a unit step
         self.channels = channels
         self._zi: F64 | None = None
-        self._highpass = btype == "highpass"
+        self._highpass = btype in ("highpass", "bandpass")  # no DC gain: start from rest
 
     def reset(self) -> None:
         self._zi = None
