@@ -11,7 +11,6 @@ import math
 
 import numpy as np
 import pytest
-from scipy.spatial.transform import Rotation
 
 from sensorkit.errors import ConfigError
 from sensorkit.model import PhoneWear, Placement, Side
@@ -173,116 +172,35 @@ def test_saturation_clips_at_the_range_and_is_flagged() -> None:
     assert np.abs(soft.samples(Placement.LEFT_FOOT, 10.0, 25.0).acc_g).max() > 16.0
 
 
-# -- lower back -------------------------------------------------------------------------------
-def upright_back(**runner: object) -> SimulatedRun:
-    """No lean or pelvis rotation: the back's body frame is the world frame."""
-    kw: dict[str, object] = dict(trunk_lean_deg=0.0, lean_oscillation_deg=0.0, pelvis_roll_deg=0.0,
-                                 pelvis_yaw_deg=0.0)
-    kw.update(runner)
-    return run_of(duration_s=40.0, **kw)
-
-
-def test_back_vertical_peaks_and_mean_of_one_g_per_step() -> None:
-    run = upright_back(impact_back_g=2.8)
-    st = run.truth.steps.between(10.0, 30.0)
-    back = run.samples(Placement.LOWER_BACK, 9.0, 31.0)
-    for k in range(len(st) - 1):
-        sel = (back.true_time_s >= st.ic_s[k]) & (back.true_time_s < st.ic_s[k + 1])
-        vert = back.acc_g[sel, 2]
-        assert vert.max() == pytest.approx(st.impact_back_g[k], rel=0.01)
-        assert vert.mean() == pytest.approx(1.0, abs=0.03)
-        flight = back.true_time_s[sel] > st.tc_s[k]
-        np.testing.assert_allclose(vert[flight], 0.0, atol=1e-9)
-    assert st.impact_back_g.mean() == pytest.approx(2.8, rel=0.03)
-
-
-def test_vertical_oscillation_truth_is_the_double_integral_of_vertical_acc() -> None:
-    run = upright_back()
-    st = run.truth.steps.between(10.0, 30.0)
-    rate = 1000.0
-    for k in range(0, len(st) - 1, 5):
-        t = np.arange(st.ic_s[k], st.ic_s[k + 1], 1 / rate)
-        acc, _ = run.body_frame(Placement.LOWER_BACK, t)
-        a = (acc[:, 2] - 1.0) * 9.80665
-        v = np.concatenate([[0.0], np.cumsum((a[1:] + a[:-1]) / 2 / rate)])
-        z = np.concatenate([[0.0], np.cumsum((v[1:] + v[:-1]) / 2 / rate)])
-        z -= np.linspace(0, 1, len(z)) * z[-1]  # periodic: the back returns to the same height
-        assert (z.max() - z.min()) * 100 == pytest.approx(st.vertical_oscillation_cm[k], abs=0.2)
-    assert 5.0 < st.vertical_oscillation_cm.mean() < 12.0
-
-
-def test_ml_acceleration_sign_just_after_ic_tells_the_side() -> None:
-    run = run_of(duration_s=40.0)
-    st = run.truth.steps.between(10.0, 30.0)
-    back = run.samples(Placement.LOWER_BACK, 9.0, 31.0)
-    signs = []
-    for ic in st.ic_s:
-        sel = (back.true_time_s >= ic) & (back.true_time_s < ic + 0.04)
-        signs.append(np.sign(back.acc_g[sel, 1].mean()))
-    expected = np.where(st.side == Side.LEFT, -1.0, 1.0)
-    assert np.mean(np.array(signs) == expected) > 0.95
-
-
-def test_gravity_direction_averaged_over_strides_gives_the_trunk_lean() -> None:
-    run = run_of(duration_s=60.0, trunk_lean_deg=9.0)
-    back = run.samples(Placement.LOWER_BACK, 20.0, 50.0)
-    mean = back.acc_g.mean(axis=0)
-    # within a degree: the per-step pitch oscillation peaks with the vertical force in mid-stance
-    assert math.degrees(math.atan2(-mean[0], mean[2])) == pytest.approx(9.0, abs=1.0)
-    st = run.truth.steps.between(20.0, 50.0)
-    np.testing.assert_allclose(st.trunk_lean_deg, 9.0)
-    _, lean = run.truth.lean_series(20.0, 50.0, 50.0)
-    assert lean.mean() == pytest.approx(9.0, abs=0.2)
-    assert 0.5 < lean.std() < 2.0, "small per-step oscillation"
-
-
-def test_back_gyro_integrates_to_the_true_orientation() -> None:
-    """Integrating the body rates from upright standing reproduces the truth lean (AHRS-ready)."""
-    run = run_of(duration_s=40.0, trunk_lean_deg=10.0, initial_standing_s=3.0, wander_lean_deg=3.0)
-    back = run.samples(Placement.LOWER_BACK, 2.0, 20.0)
-    dt = 1 / 200.0
-    r = Rotation.identity()
-    pitch = np.empty(len(back))
-    for k in range(len(back)):  # midpoint rule on the sample rates
-        w = back.gyr_dps[k] if k == 0 else (back.gyr_dps[k] + back.gyr_dps[k - 1]) / 2
-        if k:
-            r = r * Rotation.from_rotvec(np.radians(w) * dt)
-        pitch[k] = r.as_euler("ZYX", degrees=True)[1]
-    truth = run.lean_deg(back.true_time_s)
-    assert np.abs(pitch - truth).max() < 0.5
-    assert truth[-1] > 3.0
-
-
-def test_an_ahrs_recovers_the_trunk_lean_and_its_fatigue_increase() -> None:
-    """imufusion (revised Madgwick, gain 0.5, 10 deg acceleration rejection) on the back pod."""
-    imufusion = pytest.importorskip("imufusion")
-    fatigue = FatigueProfile(onset_s=40.0, ramp_s=20.0, trunk_lean_deg=4.0)
-    run = run_of(duration_s=100.0, pods=default_pods(200.0), trunk_lean_deg=10, fatigue=fatigue, seed=2)
-    back = run.samples(Placement.LOWER_BACK, 0.0, 100.0)
-    ahrs = imufusion.Ahrs()
-    ahrs.set_settings(imufusion.AhrsSettings(sample_rate=200.0, convention=imufusion.CONVENTION_NWU, gain=0.5,
-                                             gyroscope_range=2000.0, acceleration_rejection=10.0))
-    ahrs.set_sample_period(1 / 200.0)
-    pitch = np.empty(len(back))
-    for k in range(len(back)):
-        ahrs.update_no_magnetometer(back.gyr_dps[k], back.acc_g[k])
-        pitch[k] = imufusion.quaternion_to_euler(ahrs.get_quaternion())[1]
-    truth = run.lean_deg(back.true_time_s)
-
-    def mean(x: np.ndarray, t0: float, t1: float) -> float:
-        return float(x[(back.true_time_s >= t0) & (back.true_time_s < t1)].mean())
-
-    assert mean(pitch, 20.0, 38.0) == pytest.approx(mean(truth, 20.0, 38.0), abs=0.5)
-    assert mean(pitch, 65.0, 95.0) == pytest.approx(mean(truth, 65.0, 95.0), abs=0.5)
-    assert mean(pitch, 65.0, 95.0) - mean(pitch, 20.0, 38.0) == pytest.approx(4.0, abs=0.5)
-    assert np.abs(pitch - truth)[back.true_time_s > 10.0].max() < 3.0
+# -- lower back: tests/test_simulator_back.py; Fukuchi comparison: tests/test_simulator_fukuchi.py
 
 
 def test_integer_parameters_are_fine() -> None:
-    run = run_of(duration_s=20.0, cadence_spm=176, contact_time_ms=240, trunk_lean_deg=10, impact_back_g=3,
-                 strike_angle_deg=10, speed_mps=4)
-    assert len(run.samples("lower_back", 0.0, 20.0)) == 4000
-    assert len(run.truth.steps) > 20
+    """Hand-written profiles use ints (``trunk_lean_deg=8``); numpy scalars come from scripts."""
+    fatigue = FatigueProfile(onset_s=np.int64(20), ramp_s=10, trunk_lean_deg=4, cadence_pct=-4, impact_pct=20)
+    runner = RunnerProfile(cadence_spm=176, contact_time_ms=240, trunk_lean_deg=10, impact_back_g=3,
+                           impact_shoe_g=np.int32(9), strike_angle_deg=10, speed_mps=4, lean_oscillation_deg=2,
+                           pelvis_roll_deg=3, pelvis_yaw_deg=4, braking_g=1, sway_g=0, wander_pct=1,
+                           wander_lean_deg=1, fatigue=fatigue, initial_standing_s=3, pauses=((25, 4),),
+                           back_pod_offset_m=(0, 0, 0))
+    for f in dataclasses.fields(runner):
+        value = getattr(runner, f.name)
+        if "float" in str(f.type) and not isinstance(value, tuple):
+            assert type(value) is float, f.name
+    assert runner.pauses == ((25.0, 4.0),) and type(runner.fatigue.onset_s) is float  # type: ignore[union-attr]
+    pods = (PodConfig(Placement.LOWER_BACK, 200, acc_range_g=16, gyr_range_dps=2000, acc_bias_g=(0, 0, 0),
+                      mount_rpy_deg=(10, 0, 90), clock_drift_ppm=20),
+            PodConfig(Placement.LEFT_FOOT, 200, mount_matrix=(1, 0, 0, 0, 1, 0, 0, 0, 1)),
+            PodConfig(Placement.PHONE, 100, phone_wear=PhoneWear.POCKET))
+    run = SimulatedRun(SimulationConfig(runner, pods, duration_s=40, seed=np.int64(3), speed_output_hz=1, chunk_s=5))
+    back = run.samples("lower_back", 0.0, 40.0)
+    assert back.acc_g.dtype == np.float64 and abs(len(back) - 8000) <= 1  # 20 ppm fast clock
+    assert len(run.truth.steps) > 40 and np.isfinite(run.truth.steps.impact_back_g).all()
+    assert len(run.samples("phone", 0.0, 40.0)) == 4000
+    with pytest.raises(ConfigError, match="trunk_lean_deg = '8': expected a number"):
+        RunnerProfile(trunk_lean_deg="8")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="expected a number"):
+        PodConfig(Placement.LOWER_BACK, sampling_rate_hz=True)
 
 
 # -- mounting, noise, determinism -------------------------------------------------------------
@@ -359,7 +277,8 @@ def test_fatigue_changes_the_configured_quantities_after_onset_and_not_before() 
     r = RunnerProfile()
     assert np.nanmean(fresh.cadence_spm) == pytest.approx(r.cadence_spm, rel=0.005)
     assert np.mean(fresh.contact_time_ms) == pytest.approx(r.contact_time_ms, rel=0.01)
-    assert np.mean(fresh.impact_back_g) == pytest.approx(r.impact_back_g, rel=0.02)
+    # the pod swings with the pelvis: its peak is a few % above the configured (pivot) impact
+    assert np.mean(fresh.impact_back_g) == pytest.approx(r.impact_back_g, rel=0.05)
     np.testing.assert_allclose(fresh.trunk_lean_deg, r.trunk_lean_deg)
     assert np.nanmean(tired.cadence_spm) / np.nanmean(fresh.cadence_spm) == pytest.approx(0.96, abs=0.005)
     assert np.mean(tired.contact_time_ms) / np.mean(fresh.contact_time_ms) == pytest.approx(1.08, abs=0.01)

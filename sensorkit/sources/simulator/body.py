@@ -1,20 +1,34 @@
 """Lower back (and phone) kinematics: specific force and angular rate in the body frame.
 
-The pelvis point follows a spring-mass-like model per step ``[ic, ic + interval)``:
+The pelvis is a rigid body. Its pivot (the hip-joint centre, taken as the centre of mass)
+follows a spring-mass-like model per step ``[ic, ic + interval)``, ``u`` = fraction of contact:
 
-* vertical specific force ``A * sin(pi u)**p`` in stance (``u`` = fraction of contact), 0 g in
-  flight, 1 g standing; ``p`` is solved per step so the mean is exactly 1 g, which makes the
-  vertical oscillation in the truth consistent with the acceleration;
+* vertical specific force ``A * sin(pi u)**p`` in stance, 0 g in flight, 1 g standing; ``p``
+  is solved per step so the mean is exactly 1 g (the pivot neither rises nor sinks);
 * anterior-posterior: braking then propulsion, ``-B sin(2 pi u)`` in stance (zero net);
-* medio-lateral: the ground pushes the pelvis toward the midline, so the ML (``y``, left)
-  acceleration is negative through a left stance and positive through a right one; the sign
-  changes in mid-flight, so at each IC it already has the sign of the landing side.
+* medio-lateral: the stance foot pushes the pivot toward the midline, ``-S sin(pi u)`` (y, left)
+  in a left stance and ``+S sin(pi u)`` in a right one, zero in flight (no force in the air).
 
-Orientation ``R = Rz(yaw) Ry(pitch) Rx(roll)`` of the body frame in the world (x heading,
-z up): pitch = trunk lean (+ forward) with a small per-step oscillation, roll = pelvic
-obliquity (+ toward the runner's right), yaw = pelvis rotation (left hip forward at left IC).
-All angles fade in and out over ``ENVELOPE_S`` when running starts/stops, and angular rates
-are the exact derivatives, so an AHRS integrating the gyro recovers the orientation.
+The pelvis rotates ``R = Rz(yaw) Ry(pitch) Rx(roll)`` (x heading, z up): pitch = trunk lean
+(+ forward) plus an oscillation, roll = obliquity (+ = right side down), yaw (+ = turned left,
+right hip forward). The oscillations are stride-periodic Fourier series fitted to the mean
+pelvis angles of five treadmill trials (Fukuchi et al. 2017, virtual sacrum pods):
+
+* roll: the swing side drops in early stance, then rises through late stance so that at toe-off
+  the stance side is low (largest excursion), back to level around each IC;
+* yaw: the swing-side hip is forward through stance (+ in a left stance);
+* pitch: tilted back in early stance, forward around toe-off and in flight.
+
+The pod sits ``back_pod_offset_m`` from the pivot (behind and above it on the sacrum), so it
+also feels the pelvis's angular and centripetal accelerations ``alpha x r + w x (w x r)``. That
+lever is what makes the sacrum's ML acceleration follow roll'' and yaw''; together with
+gravity projected through the roll it makes ``acc_y`` (left +) POSITIVE on average through a
+left stance and negative through a right one, as on real pelvis kinematics.
+
+All angles fade in and out over ``ENVELOPE_S`` when running starts and stops. Angular rates
+are the exact derivatives of the orientation (an AHRS integrating the gyro recovers it); the
+lever uses the exact angular acceleration of the same angles (second derivatives of the slow
+lean wander and fatigue ramp, below 1e-3 deg/s^2, are left out).
 """
 
 from __future__ import annotations
@@ -25,7 +39,7 @@ import numpy as np
 
 from sensorkit.model import PhoneWear
 from sensorkit.sources.simulator.profile import F64, RunnerProfile
-from sensorkit.sources.simulator.schedule import ENVELOPE_S, Schedule
+from sensorkit.sources.simulator.schedule import ENVELOPE_S, G_MPS2, Schedule, stance_warp
 
 _LIMB_SWING: dict[PhoneWear, tuple[float, float, float]] = {
     # (pitch offset deg, swing amplitude deg, stride phase of max forward swing)
@@ -34,30 +48,70 @@ _LIMB_SWING: dict[PhoneWear, tuple[float, float, float]] = {
     PhoneWear.HAND: (60.0, 30.0, 0.5),      # left forearm held ~60 deg flexed
 }
 
+# Pelvis oscillations over the stride (phase 0 = left IC, 0.5 = right IC): (harmonic, cos, sin)
+# of the mean over 5 Fukuchi 2017 trials (roll/yaw: left-right antisymmetric part; pitch:
+# symmetric part), scaled below to a unit peak.
+_ROLL_FIT = ((1, 0.672, 0.033), (3, -0.593, -0.042), (5, -0.013, 0.052))
+_YAW_FIT = ((1, 0.940, 0.336), (3, -0.194, -0.060))
+_PITCH_FIT = ((2, 0.244, -0.876), (4, -0.038, -0.099))
 
-def _smooth(x: F64) -> tuple[F64, F64]:
-    """Quintic smoothstep on [0, 1] and its derivative (zero slope and curvature at the ends)."""
+
+def _unit_weights(fits: tuple[tuple[tuple[int, float, float], ...], ...]) -> np.ndarray:
+    """Rows (value, d/dphi, d2/dphi2) per series over the basis (cos k, sin k), k = 1..5."""
+    grid = np.linspace(0.0, 1.0, 4001)
+    w = np.zeros((3 * len(fits), 10))
+    for row, fit in enumerate(fits):
+        peak = np.abs(sum(a * np.cos(2 * math.pi * k * grid) + b * np.sin(2 * math.pi * k * grid)
+                          for k, a, b in fit)).max()
+        for k, a, b in fit:
+            a, b, om = a / peak, b / peak, 2 * math.pi * k
+            c, s = 2 * (k - 1), 2 * (k - 1) + 1
+            w[3 * row, [c, s]] = a, b
+            w[3 * row + 1, [c, s]] = om * b, -om * a
+            w[3 * row + 2, [c, s]] = -om * om * a, -om * om * b
+    return w.astype(np.float32)
+
+
+_W = _unit_weights((_ROLL_FIT, _YAW_FIT, _PITCH_FIT))
+
+
+def _basis(phi: F64) -> np.ndarray:
+    """``cos(2 pi k phi), sin(2 pi k phi)`` for k = 1..5 as (10, n) float32 (angle addition)."""
+    x = (2 * math.pi) * phi.astype(np.float32)
+    out = np.empty((10, len(phi)), dtype=np.float32)
+    c1, s1 = np.cos(x), np.sin(x)
+    out[0], out[1] = c1, s1
+    for k in range(1, 5):
+        c, s = out[2 * k - 2], out[2 * k - 1]
+        out[2 * k] = c * c1 - s * s1
+        out[2 * k + 1] = s * c1 + c * s1
+    return out
+
+
+def _smooth(x: F64) -> tuple[F64, F64, F64]:
+    """Quintic smoothstep on [0, 1] and its first two derivatives (zero slope and curvature at the ends)."""
     x = np.clip(x, 0.0, 1.0)
-    return x * x * x * (x * (6 * x - 15) + 10), 30 * x * x * (1 - x) * (1 - x)
+    return x * x * x * (x * (6 * x - 15) + 10), 30 * x * x * (1 - x) * (1 - x), 60 * x * (1 - x) * (1 - 2 * x)
 
 
-def envelope(sched: Schedule, t: F64) -> tuple[F64, F64]:
-    """0 while standing, 1 while running, smooth in between; and its rate (1/s)."""
+def envelope(sched: Schedule, t: F64) -> tuple[F64, F64, F64]:
+    """0 while standing, 1 while running, smooth in between; its rate (1/s) and its rate's rate (1/s^2)."""
     ic0 = sched.segments.col("ic0")
     end = sched.segments.col("back_end")
     n = len(t)
     if len(ic0) == 0 or n == 0:
-        return np.zeros(n), np.zeros(n)
+        return np.zeros(n), np.zeros(n), np.zeros(n)
     g = np.searchsorted(ic0, t, side="right") - 1
     if g[0] == g[-1] >= 0 and t[0] >= ic0[g[0]] + ENVELOPE_S and t[-1] <= end[g[0]] - ENVELOPE_S:
-        return np.ones(n), np.zeros(n)  # the common case: mid-run
+        return np.ones(n), np.zeros(n), np.zeros(n)  # the common case: mid-run
     ok = g >= 0
     gi = np.maximum(g, 0)
-    up, dup = _smooth((t - ic0[gi]) / ENVELOPE_S)
-    down, ddown = _smooth((end[gi] - t) / ENVELOPE_S)
+    up, dup, ddup = _smooth((t - ic0[gi]) / ENVELOPE_S)
+    down, ddown, dddown = _smooth((end[gi] - t) / ENVELOPE_S)
     env = np.where(ok, up * down, 0.0)
     rate = np.where(ok, (dup * down - up * ddown) / ENVELOPE_S, 0.0)
-    return env, rate
+    acc = np.where(ok, (ddup * down - 2 * dup * ddown + up * dddown) / ENVELOPE_S ** 2, 0.0)
+    return env, rate, acc
 
 
 class TrunkModel:
@@ -67,21 +121,24 @@ class TrunkModel:
         self._s = sched
         self._r = runner
         self._wear = wear
+        self._lever = None if wear is not None or not any(runner.back_pod_offset_m) else \
+            np.asarray(runner.back_pod_offset_m, dtype=np.float64)
 
     def _evaluate(self, t: F64, with_force: bool) -> tuple[F64, ...]:
-        """Euler angles and rates (deg, deg/s) and, if asked, the world specific force (g).
+        """Euler angles and rates; with the force also their second derivatives and the pivot's force.
 
-        Trigonometry runs in float32 (8x faster in numpy, errors ~1e-7, far below sensor noise).
+        Units: deg, deg/s, deg/s^2 and g (world frame). Trigonometry runs in float32 (8x faster
+        in numpy, errors ~1e-7, far below sensor noise).
         """
         s, r = self._s, self._r
         n = len(t)
         ic = s.steps.col("ic")
-        env, denv = envelope(s, t)
+        env, denv, ddenv = envelope(s, t)
         if len(ic) == 0:
             z = np.zeros(n)
             force = np.zeros((n, 3))
             force[:, 2] = 1.0
-            return (z, z, z, z, z, z, force) if with_force else (z, z, z, z, z, z)
+            return (z,) * 9 + (force,) if with_force else (z,) * 6
         i = np.searchsorted(ic, t, side="right") - 1
         np.maximum(i, 0, out=i)
         tau = t - ic.take(i)
@@ -89,16 +146,17 @@ class TrunkModel:
         in_step = (tau >= 0) & (tau < T)
         tau *= in_step
         inv_t = 1.0 / T
-        ph = tau * inv_t  # phase within the step, 0 at IC
-        tc_frac = s.steps.col("contact").take(i) * inv_t
         side = s.steps.col("side").take(i)
-        sgn = (1.0 - 2.0 * side) * in_step  # +1 left, -1 right, 0 outside steps
+        phi = 0.5 * (tau * inv_t + side)  # stride phase: 0 at left IC, 0.5 at right IC
+        w = 0.5 * inv_t  # d(phi)/dt
+        shapes = _W @ _basis(phi)  # roll, roll', roll'', yaw, ..., pitch, ... (per unit phase)
         # pitch
         if self._wear in _LIMB_SWING:
             off, amp, ph0 = _LIMB_SWING[self._wear]
-            arg = (2 * math.pi) * ((ph + side) * 0.5 - ph0)  # stride phase, 0 at left IC
+            arg = (2 * math.pi) * (phi - ph0)
             base = off + amp * _cos(arg)
-            dbase = (-amp * math.pi) * _sin(arg) * inv_t
+            dbase = (-amp * 2 * math.pi) * _sin(arg) * w
+            ddbase = np.zeros(n)
         else:
             fat = r.fatigue
             base = np.full(n, float(r.trunk_lean_deg))
@@ -107,36 +165,38 @@ class TrunkModel:
                 base += fat.trunk_lean_deg * fat.level(t)
                 dbase += fat.trunk_lean_deg * fat.level_rate(t)
             if s.wander is not None and r.wander_lean_deg:
-                w, dw = s.lean_offset_deg(t)
-                base += w
+                wv, dw = s.lean_offset_deg(t)
+                base += wv
                 dbase += dw
-            arg = (2 * math.pi) * (ph - 0.5 * tc_frac)
-            a = r.lean_oscillation_deg * in_step
-            base += a * _cos(arg)
-            dbase -= (2 * math.pi) * a * _sin(arg) * inv_t
+            a = r.lean_oscillation_deg
+            base += a * shapes[6]
+            dbase += (a * w) * shapes[7]
+            ddbase = (a * w * w) * shapes[8]
         pitch = env * base
         dpitch = denv * base + env * dbase
-        # roll (pelvic obliquity) and the ML sway share the mid-flight zero crossing
-        ml_arg = math.pi * (ph + 0.5 - 0.5 * tc_frac)
-        s_ml, c_ml = _sin(ml_arg), _cos(ml_arg)
-        roll0 = (sgn * r.pelvis_roll_deg) * s_ml
-        droll0 = (sgn * (r.pelvis_roll_deg * math.pi)) * c_ml * inv_t
-        yaw_arg = math.pi * ph
-        yaw0 = (sgn * -r.pelvis_yaw_deg) * _cos(yaw_arg)
-        dyaw0 = (sgn * (r.pelvis_yaw_deg * math.pi)) * _sin(yaw_arg) * inv_t
-        out = (env * yaw0, pitch, env * roll0, denv * yaw0 + env * dyaw0, dpitch, denv * roll0 + env * droll0)
+        ra, ya = r.pelvis_roll_deg, r.pelvis_yaw_deg
+        roll = env * (ra * shapes[0])
+        droll = denv * (ra * shapes[0]) + env * (ra * w * shapes[1])
+        yaw = env * (ya * shapes[3])
+        dyaw = denv * (ya * shapes[3]) + env * (ya * w * shapes[4])
+        out = (yaw, pitch, roll, dyaw, dpitch, droll)
         if not with_force:
             return out
+        ddpitch = ddenv * base + 2 * denv * dbase + env * ddbase
+        ddroll = ddenv * (ra * shapes[0]) + 2 * denv * (ra * w * shapes[1]) + env * (ra * w * w * shapes[2])
+        ddyaw = ddenv * (ya * shapes[3]) + 2 * denv * (ya * w * shapes[4]) + env * (ya * w * w * shapes[5])
         force = np.empty((n, 3))
-        us = np.minimum(tau / s.steps.col("contact").take(i), 1.0)
-        stance = in_step & (us < 1.0)
-        s_st = np.maximum(_sin(math.pi * us), 0.0)  # float32 sin(pi) is a hair below 0
-        c_st = _cos(math.pi * us)
+        contact = s.steps.col("contact").take(i)
+        stance = in_step & (tau < contact)
+        wu, dwu = stance_warp(np.minimum(tau / contact, 1.0))
+        s_st = np.maximum(_sin(math.pi * wu), 0.0)  # float32 sin(pi) is a hair below 0
+        c_st = _cos(math.pi * wu)
         p = s.steps.col("shape_p").take(i).astype(np.float32)
         force[:, 2] = np.where(stance, s.steps.col("impact_back").take(i) * s_st ** p, np.where(in_step, 0.0, 1.0))
-        force[:, 0] = (-2.0 * s.steps.col("braking").take(i) * stance) * s_st * c_st  # -B sin(2 pi u)
-        force[:, 1] = (-r.sway_g * sgn) * s_ml
-        return (*out, force)
+        # -B w' sin(2 pi w): zero net impulse over the stance
+        force[:, 0] = (-2.0 * s.steps.col("braking").take(i) * stance) * dwu * s_st * c_st
+        force[:, 1] = (r.sway_g * (2.0 * side - 1.0) * stance) * s_st  # toward the midline
+        return (*out, ddyaw, ddpitch, ddroll, force)
 
     def angles(self, t: F64) -> tuple[F64, F64, F64, F64, F64, F64]:
         """``(yaw, pitch, roll, yaw', pitch', roll')`` in degrees and deg/s."""
@@ -148,11 +208,35 @@ class TrunkModel:
 
     def body(self, t: F64) -> tuple[F64, F64]:
         """Specific force (g) and angular rate (deg/s), both (n, 3) in the body frame."""
-        yaw, pitch, roll, dyaw, dpitch, droll, force = self._evaluate(t, with_force=True)
+        yaw, pitch, roll, dyaw, dpitch, droll, ddyaw, ddpitch, ddroll, force = self._evaluate(t, with_force=True)
         ry, rp, rr = np.radians(yaw), np.radians(pitch), np.radians(roll)
         cy, sy, cp, sp, cr, sr = _cos(ry), _sin(ry), _cos(rp), _sin(rp), _cos(rr), _sin(rr)
-        return (rotate_into_body(force, cy, sy, cp, sp, cr, sr),
-                body_rate_dps(cp, sp, cr, sr, dyaw, dpitch, droll))
+        acc = rotate_into_body(force, cy, sy, cp, sp, cr, sr)
+        gyr = body_rate_dps(cp, sp, cr, sr, dyaw, dpitch, droll)
+        if self._lever is not None:
+            acc += lever_g(self._lever, gyr, cp, sp, cr, sr, dyaw, dpitch, droll, ddyaw, ddpitch, ddroll)
+        return acc, gyr
+
+    def pod_vertical(self, t: F64) -> tuple[F64, F64, F64, F64]:
+        """For the truth: ``(pivot_z_g, pod_z_g, pod_height_m, acc_body_g)``.
+
+        World-vertical specific force at the pivot and at the pod, the pod's height above the
+        pivot, and the body-frame specific force (n, 3).
+        """
+        yaw, pitch, roll, dyaw, dpitch, droll, ddyaw, ddpitch, ddroll, force = self._evaluate(t, with_force=True)
+        ry, rp, rr = np.radians(yaw), np.radians(pitch), np.radians(roll)
+        cy, sy, cp, sp, cr, sr = _cos(ry), _sin(ry), _cos(rp), _sin(rp), _cos(rr), _sin(rr)
+        acc = rotate_into_body(force, cy, sy, cp, sp, cr, sr)
+        height = np.zeros(len(t))
+        pod_z = force[:, 2].copy()
+        if self._lever is not None:
+            gyr = body_rate_dps(cp, sp, cr, sr, dyaw, dpitch, droll)
+            lev = lever_g(self._lever, gyr, cp, sp, cr, sr, dyaw, dpitch, droll, ddyaw, ddpitch, ddroll)
+            acc += lev
+            pod_z += -sp * lev[:, 0] + cp * sr * lev[:, 1] + cp * cr * lev[:, 2]  # third row of R
+            rx, ry_, rz = self._lever
+            height = -sp * rx + cp * sr * ry_ + cp * cr * rz
+        return force[:, 2], pod_z, height, acc
 
 
 def _sin(x: F64) -> F64:
@@ -182,4 +266,30 @@ def body_rate_dps(cp: F64, sp: F64, cr: F64, sr: F64, dyaw: F64, dpitch: F64, dr
     out[:, 0] = droll - dyaw * sp
     out[:, 1] = dpitch * cr + dyaw * sr * cp
     out[:, 2] = dyaw * cr * cp - dpitch * sr
+    return out
+
+
+def lever_g(r_m: F64, gyr_dps: F64, cp: F64, sp: F64, cr: F64, sr: F64, dyaw: F64, dpitch: F64, droll: F64,
+            ddyaw: F64, ddpitch: F64, ddroll: F64) -> F64:
+    """Extra specific force (g, body frame) of a point ``r_m`` (body frame, m) away from the pivot.
+
+    ``alpha x r + w x (w x r)``, with ``alpha`` the exact derivative of the body rate (Euler angle
+    rates in deg/s, their rates in deg/s^2).
+    """
+    k = math.pi / 180.0
+    # d/dt of body_rate_dps(), term by term (deg/s^2)
+    ax = ddroll - ddyaw * sp - dyaw * cp * dpitch * k
+    ay = (ddpitch * cr - dpitch * sr * droll * k + ddyaw * sr * cp
+          + dyaw * (cr * cp * droll - sr * sp * dpitch) * k)
+    az = (ddyaw * cr * cp - dyaw * (sr * cp * droll + cr * sp * dpitch) * k
+          - ddpitch * sr - dpitch * cr * droll * k)
+    wx, wy, wz = gyr_dps[:, 0] * k, gyr_dps[:, 1] * k, gyr_dps[:, 2] * k
+    rx, ry, rz = (float(v) for v in r_m)
+    d = wx * rx + wy * ry + wz * rz
+    q = wx * wx + wy * wy + wz * wz
+    out = np.empty_like(gyr_dps)
+    scale = k / G_MPS2
+    out[:, 0] = ((ay * rz - az * ry) * scale) + (wx * d - rx * q) / G_MPS2
+    out[:, 1] = ((az * rx - ax * rz) * scale) + (wy * d - ry * q) / G_MPS2
+    out[:, 2] = ((ax * ry - ay * rx) * scale) + (wz * d - rz * q) / G_MPS2
     return out

@@ -8,7 +8,7 @@ device clock).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 from numpy.typing import NDArray
@@ -32,6 +32,34 @@ def _require(ok: bool, key: str, value: object, why: str) -> None:
         raise ConfigError(f"simulator: {key} = {value!r}: {why}")
 
 
+def _number(key: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ConfigError(f"simulator: {key} = {value!r}: expected a number")
+    return float(value)
+
+
+def _coerce_numbers(obj: object) -> None:
+    """Store every float-typed field (also inside tuples) as a Python float.
+
+    Profiles are often written by hand (``trunk_lean_deg=8``) or come from numpy; ints would
+    otherwise leak into numpy arrays as integer dtypes and break in-place float arithmetic.
+    """
+    for f in fields(obj):  # type: ignore[arg-type]
+        kind = str(f.type)
+        value = getattr(obj, f.name)
+        if value is None or "float" not in kind:
+            if kind == "int" and isinstance(value, np.integer):
+                object.__setattr__(obj, f.name, int(value))
+            continue
+        if kind.startswith("tuple[tuple["):
+            new: object = tuple(tuple(_number(f.name, x) for x in item) for item in value)
+        elif kind.startswith("tuple["):
+            new = tuple(_number(f.name, x) for x in value)
+        else:
+            new = _number(f.name, value)
+        object.__setattr__(obj, f.name, new)
+
+
 @dataclass(frozen=True, slots=True)
 class FatigueProfile:
     """Form drifting with fatigue: from ``onset_s`` the changes ramp linearly over ``ramp_s``.
@@ -49,6 +77,7 @@ class FatigueProfile:
     strike_angle_deg: float = 0.0
 
     def __post_init__(self) -> None:
+        _coerce_numbers(self)
         _require(self.onset_s >= 0, "fatigue.onset_s", self.onset_s, "must be >= 0")
         _require(self.ramp_s > 0, "fatigue.ramp_s", self.ramp_s, "must be > 0")
 
@@ -67,11 +96,23 @@ class FatigueProfile:
 class RunnerProfile:
     """One runner's gait. Peaks are sensor-level specific force, angles in degrees.
 
-    * ``impact_back_g`` - peak vertical acceleration at the lower back in stance.
+    * ``impact_back_g`` - peak vertical specific force of the pelvis (its pivot, the hip-joint
+      centre) in stance; the sacrum pod reads a few % more (it swings with the pelvis; the
+      truth table reports the pod's own peak).
     * ``impact_shoe_g`` - peak resultant acceleration at the shoe at initial contact.
     * ``strike_angle_deg`` - foot pitch at IC relative to quiet standing; > 0 toes up (heel first).
     * ``trunk_lean_deg`` - forward pitch of the lower-back pod's body frame while running,
-      relative to upright standing.
+      relative to upright standing (the mean over each step).
+    * ``lean_oscillation_deg``/``pelvis_roll_deg``/``pelvis_yaw_deg`` - peak per-stride
+      excursion of pelvic tilt (back in early stance, forward at toe-off), obliquity (+ = right
+      side down: the swing side drops in early stance, the stance side at toe-off) and rotation
+      (+ = turned left: the swing-side hip forward through stance), in the real running pattern.
+    * ``braking_g``/``sway_g`` - peak AP (braking, then propulsion) and medio-lateral specific
+      force of the pelvis pivot in stance; the ML push is toward the midline (to the right in a
+      left stance) and small (~0.05 g, treadmill force plate).
+    * ``back_pod_offset_m`` - where the back pod sits relative to the pivot, body frame
+      (x forward, y left, z up): on the sacrum, behind and above the hip-joint centre. Fitted to
+      real pelvis kinematics (Fukuchi 2017); (0, 0, 0) puts the pod at the pivot.
     * ``*_asymmetry_pct`` - ``100 * (left - right) / mean``; step time belongs to the step
       that ends at that foot's IC (as in ``StepMetrics.step_time_s``).
     * ``variability_pct`` - step-to-step coefficient of variation of step time, contact time
@@ -92,11 +133,11 @@ class RunnerProfile:
     toe_off_pitch_deg: float = -35.0
     swing_dip_deg: float = -25.0
     trunk_lean_deg: float = 8.0
-    lean_oscillation_deg: float = 1.5
+    lean_oscillation_deg: float = 3.0
     pelvis_roll_deg: float = 4.0
     pelvis_yaw_deg: float = 5.0
     braking_g: float = 0.5
-    sway_g: float = 0.3
+    sway_g: float = 0.05
     foot_clearance_m: float = 0.15
     contact_asymmetry_pct: float = 0.0
     step_asymmetry_pct: float = 0.0
@@ -107,8 +148,12 @@ class RunnerProfile:
     fatigue: FatigueProfile | None = None
     initial_standing_s: float = 5.0
     pauses: tuple[tuple[float, float], ...] = ()
+    back_pod_offset_m: tuple[float, float, float] = (-0.07, 0.0, 0.065)
 
     def __post_init__(self) -> None:
+        _coerce_numbers(self)
+        _require(len(self.back_pod_offset_m) == 3 and all(abs(v) <= 0.5 for v in self.back_pod_offset_m),
+                 "back_pod_offset_m", self.back_pod_offset_m, "three numbers (m), each within 0.5 m")
         _require(bool(self.name) and "/" not in self.name, "name", self.name, "non-empty, no '/'")
         _require(0.5 <= self.speed_mps <= 12, "speed_mps", self.speed_mps, "expected 0.5..12")
         _require(100 <= self.cadence_spm <= 260, "cadence_spm", self.cadence_spm, "expected 100..260")
@@ -186,6 +231,7 @@ class PodConfig:
     phone_wear: PhoneWear | None = None
 
     def __post_init__(self) -> None:
+        _coerce_numbers(self)
         key = f"pod[{self.placement.value}]"
         _require(10 <= self.sampling_rate_hz <= 2000, f"{key}.sampling_rate_hz", self.sampling_rate_hz,
                  "expected 10..2000")
@@ -238,6 +284,7 @@ class SimulationConfig:
     chunk_s: float = 10.0
 
     def __post_init__(self) -> None:
+        _coerce_numbers(self)
         _require(self.duration_s > 0, "duration_s", self.duration_s, "must be > 0")
         _require(len(self.pods) > 0, "pods", self.pods, "at least one pod")
         places = [p.placement for p in self.pods]

@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sensorkit.model import Placement, SensorInfo
+from sensorkit.sources.simulator.backtruth import fill_back_truth
 from sensorkit.sources.simulator.body import TrunkModel
 from sensorkit.sources.simulator.foot import FootModel
 from sensorkit.sources.simulator.profile import F64, PodConfig, SimulationConfig
@@ -76,8 +77,7 @@ class SimulatedRun:
                        device="simulator", has_gyro=True, acc_range_g=p.acc_range_g,
                        gyr_range_dps=p.gyr_range_dps, phone_wear=p.phone_wear)
             for p in config.pods)
-        self._sched = Schedule(self.runner, config.duration_s, config.seed, self._shoe_saturated,
-                               self._back_saturated)
+        self._sched = Schedule(self.runner, config.duration_s, config.seed, self._shoe_saturated)
         self._trunk = TrunkModel(self._sched, self.runner)
         self._models: list[TrunkModel | FootModel] = []
         for p in config.pods:
@@ -195,14 +195,6 @@ class SimulatedRun:
         f_bf = np.stack([np.sin(th), np.zeros_like(th), np.cos(th)], axis=1) * peak_g[:, None]
         return np.asarray(np.abs(f_bf @ self._mounts[k].T).max(axis=1) > self.config.pods[k].acc_range_g)
 
-    def _back_saturated(self, peak_g: F64, lean_deg: F64) -> NDArray[np.bool_]:
-        k = self._pod_for(Placement.LOWER_BACK)
-        if k is None:
-            return np.zeros(len(peak_g), dtype=bool)
-        th = np.radians(lean_deg)
-        f_bf = np.stack([-np.sin(th), np.zeros_like(th), np.cos(th)], axis=1) * peak_g[:, None]
-        return np.asarray(np.abs(f_bf @ self._mounts[k].T).max(axis=1) > self.config.pods[k].acc_range_g)
-
     # -- truth -------------------------------------------------------------------------------
     def lean_deg(self, true_time_s: F64) -> F64:
         """Instantaneous trunk pitch (+ forward) relative to upright, at true times."""
@@ -219,6 +211,17 @@ class SimulatedRun:
             raise KeyError(f"{placement!r} is not a shoe pod")
         return model.pitch(t)[0]
 
+    def back_angles_deg(self, true_time_s: F64) -> tuple[F64, F64, F64]:
+        """Pelvis ``(yaw, pitch, roll)`` in degrees at true times (the back pod's orientation truth).
+
+        The back pod's body frame is ``Rz(yaw) Ry(pitch) Rx(roll)`` in the world (x heading,
+        z up); roll + = right side down, yaw + = turned left (right hip forward).
+        """
+        t = np.asarray(true_time_s, dtype=np.float64)
+        self._sched.ensure(float(t.max(initial=0.0)))
+        yaw, pitch, roll, *_ = self._trunk.angles(t)
+        return yaw, pitch, roll
+
     @property
     def truth(self) -> RunTruth:
         """The complete truth of a finite run (steps of a 3-hour run take about 4 MB)."""
@@ -230,7 +233,14 @@ class SimulatedRun:
         self._sched.ensure(t1_s)
         ic = self._sched.steps.col("ic")
         a, b = np.searchsorted(ic, [t0_s, t1_s])
-        return step_table(self._sched, int(a), int(b))
+        return self._steps(int(a), int(b))
+
+    def _steps(self, start: int = 0, stop: int | None = None) -> StepTable:
+        stop = len(self._sched.steps) if stop is None else stop
+        k = self._pod_for(Placement.LOWER_BACK)
+        fill_back_truth(self._sched, self._trunk, None if k is None else self._mounts[k],
+                        None if k is None else self.config.pods[k].acc_range_g, start, stop)
+        return step_table(self._sched, start, stop)
 
     def truth_so_far(self, t_s: float) -> RunTruth:
         """Truth generated up to at least ``t_s`` (standing/running lists may be incomplete)."""
@@ -244,7 +254,7 @@ class SimulatedRun:
         running = tuple((float(a), float(b))
                         for a, b in zip(segs.col("lift"), segs.col("feet_end"), strict=True))
         return RunTruth(
-            steps=step_table(s),
+            steps=self._steps(),
             standing_s=tuple(s.standing),
             running_s=running,
             fatigue_onset_s=None if fat is None else fat.onset_s,

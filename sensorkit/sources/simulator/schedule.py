@@ -18,7 +18,6 @@ from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import gammaln
 
 from sensorkit.sources.simulator.profile import F64, RunnerProfile
 from sensorkit.sources.simulator.wander import SlowWander
@@ -40,19 +39,34 @@ at most two step intervals away."""
 SaturationCheck = Callable[[int, F64, F64, F64], NDArray[np.bool_]]
 """``(side 0=left/1=right, strike_angle_deg, peak_g, contact_s) -> saturated`` per step."""
 
+STANCE_SKEW = 0.33
+"""Warp of the stance phase ``w = u (1 + k (1 - u))``: the vertical force peaks (and the AP force
+crosses zero) at 42 % of contact, as the treadmill force plate shows (Fukuchi 2017: 42 % on
+both a forefoot and a rearfoot striker), not at 50 %."""
+
+
+def stance_warp(u: F64) -> tuple[F64, F64]:
+    """Warped stance phase ``w(u)`` and ``dw/du`` (both monotone on [0, 1], ``w(0) = 0, w(1) = 1``)."""
+    return u * (1.0 + STANCE_SKEW * (1.0 - u)), 1.0 + STANCE_SKEW * (1.0 - 2.0 * u)
+
+
 _P_GRID = np.geomspace(0.2, 40.0, 600)
+_GL_U, _GL_W = np.polynomial.legendre.leggauss(256)
 
 
 def stance_mean(p: F64) -> F64:
-    """Mean of ``sin(pi u)**p`` over ``u`` in [0, 1]."""
-    return np.asarray(np.exp(gammaln((p + 1) / 2) - gammaln(p / 2 + 1)) / math.sqrt(math.pi))
+    """Mean of ``sin(pi w(u))**p`` over ``u`` in [0, 1] (Gauss-Legendre, exact to ~1e-9)."""
+    u = 0.5 * (_GL_U + 1.0)
+    s = np.sin(math.pi * stance_warp(u)[0])
+    p = np.asarray(p, dtype=np.float64)
+    return np.asarray(0.5 * (s[None, :] ** p.reshape(-1, 1) @ _GL_W).reshape(p.shape))
 
 
 _M_GRID = stance_mean(_P_GRID)
 
 
 def solve_stance_shape(interval_s: F64, contact_s: F64, peak_g: F64) -> tuple[F64, F64]:
-    """Exponent ``p`` and actual peak of the stance shape ``peak * sin(pi u)**p``.
+    """Exponent ``p`` and actual peak of the stance shape ``peak * sin(pi w(u))**p``.
 
     The mean specific force over the step is then exactly 1 g, so the centre of mass neither
     rises nor sinks from step to step; the peak moves a little to make that exact.
@@ -60,22 +74,6 @@ def solve_stance_shape(interval_s: F64, contact_s: F64, peak_g: F64) -> tuple[F6
     need = interval_s / (contact_s * peak_g)
     p = np.interp(need, _M_GRID[::-1], _P_GRID[::-1])
     return p, interval_s / (contact_s * stance_mean(p))
-
-
-def vertical_oscillation_cm(interval_s: F64, contact_s: F64, peak_g: F64, p: F64, n: int = 96) -> F64:
-    """Peak-to-peak vertical displacement of the back over each step (periodic solution)."""
-    u = np.linspace(0.0, 1.0, n)
-    tau = interval_s[:, None] * u[None, :]
-    x = np.clip(tau / contact_s[:, None], 0.0, 1.0).astype(np.float32)  # float32 trig: 8x faster
-    shape = np.maximum(np.sin(np.float32(np.pi) * x), 0.0) ** p[:, None].astype(np.float32)
-    f = np.where(tau < contact_s[:, None], peak_g[:, None] * shape, 0.0)
-    acc = G_MPS2 * (f - 1.0)
-    dt = (interval_s / (n - 1))[:, None]
-    zero = np.zeros((len(interval_s), 1))
-    v = np.concatenate([zero, np.cumsum((acc[:, 1:] + acc[:, :-1]) * 0.5 * dt, axis=1)], axis=1)
-    z = np.concatenate([zero, np.cumsum((v[:, 1:] + v[:, :-1]) * 0.5 * dt, axis=1)], axis=1)
-    z = z - z[:, -1:] * u[None, :]
-    return np.asarray((z.max(axis=1) - z.min(axis=1)) * 100.0)
 
 
 class Columns:
@@ -108,9 +106,14 @@ class Columns:
     def set(self, name: str, index: int, value: float) -> None:
         self._cols[name][index if index >= 0 else self._n + index] = value
 
+    def put(self, name: str, index: NDArray[np.int64], values: F64) -> None:
+        self._cols[name][index] = values
+
 
 STEP_COLS = ("ic", "interval", "contact", "side", "step_time", "impact_back", "shape_p", "impact_shoe",
-             "strike", "lean", "braking", "vo_cm", "shoe_sat", "back_sat", "segment")
+             "strike", "lean", "braking", "vo_cm", "pod_peak", "shoe_sat", "back_sat", "segment")
+"""``impact_back``/``shape_p``/``braking`` drive the pelvis pivot; ``vo_cm``, ``pod_peak`` and
+``back_sat`` are the back pod's truth, NaN until :func:`~.backtruth.fill_back_truth` runs."""
 FOOT_COLS = ("ic", "tc", "strike", "pulse_g", "load", "heel", "vland")
 SEG_COLS = ("lift", "ic0", "back_end", "feet_end")
 
@@ -119,13 +122,11 @@ class Schedule:
     """Steps, per-foot stances and running segments, extended on demand by :meth:`ensure`."""
 
     def __init__(self, runner: RunnerProfile, duration_s: float, seed: int,
-                 saturation: SaturationCheck | None = None,
-                 back_saturation: Callable[[F64, F64], NDArray[np.bool_]] | None = None) -> None:
+                 saturation: SaturationCheck | None = None) -> None:
         self.runner = runner
         self.duration_s = duration_s
         self.seed = seed
         self._sat = saturation
-        self._back_sat = back_saturation
         self.wander = SlowWander(seed) if runner.wander_pct or runner.wander_lean_deg else None
         self.steps = Columns(STEP_COLS)
         self.feet = (Columns(FOOT_COLS), Columns(FOOT_COLS))
@@ -269,19 +270,17 @@ class Schedule:
             keep = max(keep, 1)
         sl = slice(0, keep)
         prev = np.concatenate(([self._prev_interval], interval[:-1]))
-        vo = vertical_oscillation_cm(interval[sl], contact[sl], impact_back[sl], shape_p[sl])
         shoe_sat = np.zeros(keep, dtype=bool)
         if self._sat is not None:
             for s in (0, 1):
                 m = side[sl] == s
                 shoe_sat[m] = self._sat(s, strike[sl][m], impact_shoe[sl][m], contact[sl][m])
-        back_sat = (np.zeros(keep, dtype=bool) if self._back_sat is None
-                    else self._back_sat(impact_back[sl], lean[sl]))
+        unknown = np.full(keep, np.nan)  # back truth at the pod: filled on demand (backtruth.py)
         self.steps.append(ic=ic[sl], interval=interval[sl], contact=contact[sl], side=side[sl].astype(float),
                           step_time=prev[sl], impact_back=impact_back[sl], shape_p=shape_p[sl],
                           impact_shoe=impact_shoe[sl], strike=strike[sl],
                           lean=lean[sl], braking=r.braking_g * imp[sl],
-                          vo_cm=vo, shoe_sat=shoe_sat.astype(float), back_sat=back_sat.astype(float),
+                          vo_cm=unknown, pod_peak=unknown, shoe_sat=shoe_sat.astype(float), back_sat=unknown,
                           segment=np.full(keep, float(self._seg)))
         pulse = impact_shoe - 1.0
         vland = pulse * G_MPS2 * SHOE_PULSE_S * 2 / math.pi

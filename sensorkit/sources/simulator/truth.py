@@ -56,13 +56,15 @@ class StepTable:
       standing. ``cadence_spm = 60 / step_time_s``.
     * ``flight_time_ms`` - this TC to the next IC (to the stopping foot's landing for the last
       step before standing).
-    * ``impact_back_g`` - peak vertical specific force at the lower back in this stance;
+    * ``impact_back_g`` - peak world-vertical specific force at the back pod in this stance
+      (the pod, not the pelvis pivot: it includes the pod's swing with the pelvis);
       ``impact_shoe_g`` - peak resultant at the shoe at this IC (continuous-time peaks: a
       sampled signal shows at most these, usually a little less).
     * ``shoe_saturated`` - the shoe pod's configured range clips this impact.
     * ``strike_angle_deg`` - foot pitch at IC relative to standing, + toes up.
     * ``trunk_lean_deg`` - mean forward pitch of the back over the step, relative to upright.
-    * ``vertical_oscillation_cm`` - peak-to-peak vertical motion of the back over the step.
+    * ``vertical_oscillation_cm`` - peak-to-peak vertical motion of the back pod over the step.
+    * ``back_saturated`` - the back pod's range clips some axis in this stance.
     """
 
     index: NDArray[np.int64]
@@ -122,7 +124,7 @@ def step_table(sched: Schedule, start: int = 0, stop: int | None = None) -> Step
         side=np.where(st.col("side")[sl] == 0, Side.LEFT.value, Side.RIGHT.value),
         ic_s=ic, tc_s=ic + contact, contact_time_ms=contact * 1000,
         flight_time_ms=(interval - contact) * 1000,
-        step_time_s=step_time, cadence_spm=cadence, impact_back_g=st.col("impact_back")[sl].copy(),
+        step_time_s=step_time, cadence_spm=cadence, impact_back_g=st.col("pod_peak")[sl].copy(),
         impact_shoe_g=st.col("impact_shoe")[sl].copy(), shoe_saturated=st.col("shoe_sat")[sl] > 0,
         back_saturated=st.col("back_sat")[sl] > 0, strike_angle_deg=st.col("strike")[sl].copy(),
         trunk_lean_deg=st.col("lean")[sl].copy(), vertical_oscillation_cm=st.col("vo_cm")[sl].copy(),
