@@ -19,7 +19,6 @@ Pure and synchronous (no asyncio); the pod's consumer task drives it.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -342,20 +341,6 @@ class StreamMerger:
         keep = st > (float(t[-1]) - self.tolerance_s) if st.size else np.zeros(0, dtype=bool)
         self._st, self._sv = ([st[keep]], [sv[keep]]) if keep.any() else ([], [])
         return MergedSamples(t, a, gyr, None)
-
-
-def concat_timed(parts: Iterable[TimedPacket]) -> tuple[F64, F64 | None, F64 | None, F64 | None]:
-    """Stack several timed packets of one stream into arrays (host time, acc, gyr, mag)."""
-    items = list(parts)
-    host = np.concatenate([p.host_s for p in items])
-
-    def cat(name: str) -> F64 | None:
-        arrays = [getattr(p.packet, name) for p in items]
-        if any(a is None for a in arrays):
-            return None
-        return np.concatenate(arrays)
-
-    return host, cat("acc_g"), cat("gyr_dps"), cat("mag_ut")
 
 
 def samples_between(start_s: float, end_s: float, rate_hz: float) -> int:

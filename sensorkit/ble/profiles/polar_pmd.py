@@ -67,7 +67,6 @@ STATUS_NAMES = (
     "disk full",
 )
 STATUS_ALREADY_IN_STATE, STATUS_INVALID_MTU = 6, 10
-EPOCH_2000_UNIX_S = 946684800.0
 RESPONSE_TIMEOUT_S = 5.0
 
 I64 = NDArray[np.int64]
@@ -368,8 +367,3 @@ class PolarVerityDriver(PolarPmdDriver):
         data_uuids=(uuids.PMD_DATA,),
     )
     measurements: ClassVar[tuple[int, ...]] = (ACC, GYRO)
-
-
-def device_time_to_unix_s(device_time_s: float) -> float:
-    """PMD stamps count from 2000-01-01T00:00:00 (when the device clock was ever set)."""
-    return device_time_s + EPOCH_2000_UNIX_S
