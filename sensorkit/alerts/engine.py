@@ -15,6 +15,7 @@ active for its full minimum duration again.
 
 from __future__ import annotations
 
+import collections
 import math
 from dataclasses import dataclass
 
@@ -62,6 +63,8 @@ class CueEngine:
         self._hold_until_s = 0.0
         self._last_fatigue_s = -math.inf
         self.levels: dict[str, Level] = {}
+        self.detections: collections.deque[tuple[float, CueKind]] = collections.deque(maxlen=256)
+        """(time_s, kind) each time a fault has lasted its minimum duration: for benches and views."""
         self.score = 0.0
         self.components: dict[str, float] = {}
 
@@ -176,7 +179,9 @@ class CueEngine:
     def _apply_rules(self, obs: Observation, levels: dict[str, float], speed: float | None,
                      out: list[Record]) -> None:
         t = obs.time_s
-        due = [r for r in self._rules if r.update(t, levels) and r.triggers and r.due(t)]
+        active = [r for r in self._rules if r.update(t, levels) and r.triggers]
+        self.detections.extend((t, r.kind) for r in active if r.newly_detected(t))
+        due = [r for r in active if r.due(t)]
         due.sort(key=lambda r: (-r.settings.priority, r.since_s))
         for rule in due:
             if not self._limiter.allows(t):

@@ -23,6 +23,8 @@ class RuleState:
     triggers: dict[str, Hysteresis] = field(default_factory=dict)
     since_s: float | None = None
     last_fired_s: float | None = None
+    detected: bool = False
+    """This active episode has lasted ``min_duration_s`` (cue due or held back by the cap)."""
 
     def update(self, time_s: float, levels: dict[str, float]) -> bool:
         """Feed current drift levels (missing metrics keep their state); True while active."""
@@ -32,9 +34,17 @@ class RuleState:
         active = any(h.active for h in self.triggers.values())
         if not active:
             self.since_s = None
+            self.detected = False
         elif self.since_s is None:
             self.since_s = time_s
         return active
+
+    def newly_detected(self, time_s: float) -> bool:
+        """True once per active episode, when it reaches the minimum duration."""
+        if self.detected or self.since_s is None or time_s - self.since_s < self.settings.min_duration_s:
+            return False
+        self.detected = True
+        return True
 
     def due(self, time_s: float) -> bool:
         s = self.settings
@@ -51,6 +61,7 @@ class RuleState:
     def interrupt(self) -> None:
         """A stop in running: the fault must be active continuously again before a cue."""
         self.since_s = None
+        self.detected = False
 
 
 class CueLimiter:
