@@ -142,3 +142,14 @@ def test_secrets_come_from_a_file_or_the_environment(tmp_path, monkeypatch) -> N
 
     with pytest.raises(ConfigError, match="cannot read the token file"):
         InfluxSettings(token_file=tmp_path / "missing").token()
+
+
+def test_the_sink_is_a_pipeline_sink_that_never_blocks_the_bus() -> None:
+    from sensorkit.pipeline.channel import OverflowPolicy
+    from sensorkit.pipeline.contracts import Sink
+    from sensorkit.store.influx import InfluxSink, make_influx_sink
+
+    sink = InfluxSink(InfluxSettings(enabled=True), make_info())
+    assert isinstance(sink, Sink)
+    assert sink.policy is not OverflowPolicy.BLOCK
+    assert make_influx_sink(InfluxSettings(), make_info()) is None  # disabled by default
