@@ -94,8 +94,11 @@ def _smooth(x: F64) -> tuple[F64, F64, F64]:
     return x * x * x * (x * (6 * x - 15) + 10), 30 * x * x * (1 - x) * (1 - x), 60 * x * (1 - x) * (1 - 2 * x)
 
 
-def envelope(sched: Schedule, t: F64) -> tuple[F64, F64, F64]:
-    """0 while standing, 1 while running, smooth in between; its rate (1/s) and its rate's rate (1/s^2)."""
+def envelope(sched: Schedule, t: F64) -> tuple[F64, F64, F64] | None:
+    """0 while standing, 1 while running, smooth in between; its rate (1/s) and its rate's rate (1/s^2).
+
+    None means 1 everywhere (the common case: mid-run), so callers can skip the products.
+    """
     ic0 = sched.segments.col("ic0")
     end = sched.segments.col("back_end")
     n = len(t)
@@ -103,7 +106,7 @@ def envelope(sched: Schedule, t: F64) -> tuple[F64, F64, F64]:
         return np.zeros(n), np.zeros(n), np.zeros(n)
     g = np.searchsorted(ic0, t, side="right") - 1
     if g[0] == g[-1] >= 0 and t[0] >= ic0[g[0]] + ENVELOPE_S and t[-1] <= end[g[0]] - ENVELOPE_S:
-        return np.ones(n), np.zeros(n), np.zeros(n)  # the common case: mid-run
+        return None
     ok = g >= 0
     gi = np.maximum(g, 0)
     up, dup, ddup = _smooth((t - ic0[gi]) / ENVELOPE_S)
@@ -112,6 +115,22 @@ def envelope(sched: Schedule, t: F64) -> tuple[F64, F64, F64]:
     rate = np.where(ok, (dup * down - up * ddown) / ENVELOPE_S, 0.0)
     acc = np.where(ok, (ddup * down - 2 * dup * ddown + up * dddown) / ENVELOPE_S ** 2, 0.0)
     return env, rate, acc
+
+
+def _faded(env: tuple[F64, F64, F64] | None, f: F64, df: F64) -> tuple[F64, F64]:
+    """``env * f`` and its time derivative."""
+    if env is None:
+        return f, df
+    e, de, _ = env
+    return e * f, de * f + e * df
+
+
+def _faded2(env: tuple[F64, F64, F64] | None, f: F64, df: F64, ddf: F64) -> F64:
+    """Second time derivative of ``env * f``."""
+    if env is None:
+        return ddf
+    e, de, dde = env
+    return dde * f + 2 * de * df + e * ddf
 
 
 class TrunkModel:
@@ -133,7 +152,7 @@ class TrunkModel:
         s, r = self._s, self._r
         n = len(t)
         ic = s.steps.col("ic")
-        env, denv, ddenv = envelope(s, t)
+        env = envelope(s, t)
         if len(ic) == 0:
             z = np.zeros(n)
             force = np.zeros((n, 3))
@@ -156,11 +175,12 @@ class TrunkModel:
             arg = (2 * math.pi) * (phi - ph0)
             base = off + amp * _cos(arg)
             dbase = (-amp * 2 * math.pi) * _sin(arg) * w
-            ddbase = np.zeros(n)
+            ddbase = (-4 * math.pi * math.pi) * (base - off) * (w * w)
         else:
             fat = r.fatigue
-            base = np.full(n, float(r.trunk_lean_deg))
-            dbase = np.zeros(n)
+            a = r.lean_oscillation_deg
+            base = a * shapes[6] + r.trunk_lean_deg
+            dbase = (a * w) * shapes[7]
             if fat is not None and t[-1] > fat.onset_s:
                 base += fat.trunk_lean_deg * fat.level(t)
                 dbase += fat.trunk_lean_deg * fat.level_rate(t)
@@ -168,23 +188,20 @@ class TrunkModel:
                 wv, dw = s.lean_offset_deg(t)
                 base += wv
                 dbase += dw
-            a = r.lean_oscillation_deg
-            base += a * shapes[6]
-            dbase += (a * w) * shapes[7]
             ddbase = (a * w * w) * shapes[8]
-        pitch = env * base
-        dpitch = denv * base + env * dbase
+        pitch, dpitch = _faded(env, base, dbase)
         ra, ya = r.pelvis_roll_deg, r.pelvis_yaw_deg
-        roll = env * (ra * shapes[0])
-        droll = denv * (ra * shapes[0]) + env * (ra * w * shapes[1])
-        yaw = env * (ya * shapes[3])
-        dyaw = denv * (ya * shapes[3]) + env * (ya * w * shapes[4])
+        w_ra, w_ya = w * ra, w * ya
+        roll0, droll0 = ra * shapes[0], w_ra * shapes[1]
+        yaw0, dyaw0 = ya * shapes[3], w_ya * shapes[4]
+        roll, droll = _faded(env, roll0, droll0)
+        yaw, dyaw = _faded(env, yaw0, dyaw0)
         out = (yaw, pitch, roll, dyaw, dpitch, droll)
         if not with_force:
             return out
-        ddpitch = ddenv * base + 2 * denv * dbase + env * ddbase
-        ddroll = ddenv * (ra * shapes[0]) + 2 * denv * (ra * w * shapes[1]) + env * (ra * w * w * shapes[2])
-        ddyaw = ddenv * (ya * shapes[3]) + 2 * denv * (ya * w * shapes[4]) + env * (ya * w * w * shapes[5])
+        ddpitch = _faded2(env, base, dbase, ddbase)
+        ddroll = _faded2(env, roll0, droll0, (w_ra * w) * shapes[2])
+        ddyaw = _faded2(env, yaw0, dyaw0, (w_ya * w) * shapes[5])
         force = np.empty((n, 3))
         contact = s.steps.col("contact").take(i)
         stance = in_step & (tau < contact)
@@ -274,22 +291,32 @@ def lever_g(r_m: F64, gyr_dps: F64, cp: F64, sp: F64, cr: F64, sr: F64, dyaw: F6
     """Extra specific force (g, body frame) of a point ``r_m`` (body frame, m) away from the pivot.
 
     ``alpha x r + w x (w x r)``, with ``alpha`` the exact derivative of the body rate (Euler angle
-    rates in deg/s, their rates in deg/s^2).
+    rates in deg/s, their rates in deg/s^2). Float32: the result is ~0.1 g, errors ~1e-8 g.
     """
-    k = math.pi / 180.0
+    f32 = np.float32
+    k = f32(math.pi / 180.0)
+    dy, dp, dr = (x.astype(f32) for x in (dyaw, dpitch, droll))
+    ddy, ddp = ddyaw.astype(f32), ddpitch.astype(f32)
     # d/dt of body_rate_dps(), term by term (deg/s^2)
-    ax = ddroll - ddyaw * sp - dyaw * cp * dpitch * k
-    ay = (ddpitch * cr - dpitch * sr * droll * k + ddyaw * sr * cp
-          + dyaw * (cr * cp * droll - sr * sp * dpitch) * k)
-    az = (ddyaw * cr * cp - dyaw * (sr * cp * droll + cr * sp * dpitch) * k
-          - ddpitch * sr - dpitch * cr * droll * k)
-    wx, wy, wz = gyr_dps[:, 0] * k, gyr_dps[:, 1] * k, gyr_dps[:, 2] * k
-    rx, ry, rz = (float(v) for v in r_m)
-    d = wx * rx + wy * ry + wz * rz
+    ax = ddroll.astype(f32) - ddy * sp - (dy * k) * cp * dp
+    crcp, srcp = cr * cp, sr * cp
+    ay = ddp * cr + ddy * srcp + (dy * k) * (crcp * dr - sr * sp * dp) - (dp * k) * sr * dr
+    az = ddy * crcp - ddp * sr - (dy * k) * (srcp * dr + cr * sp * dp) - (dp * k) * cr * dr
+    w = gyr_dps.astype(f32) * k
+    wx, wy, wz = w[:, 0], w[:, 1], w[:, 2]
+    rx, ry, rz = (f32(v) for v in r_m)
+    d = wx * rx + wz * rz
+    if ry:
+        d += wy * ry
     q = wx * wx + wy * wy + wz * wz
-    out = np.empty_like(gyr_dps)
-    scale = k / G_MPS2
-    out[:, 0] = ((ay * rz - az * ry) * scale) + (wx * d - rx * q) / G_MPS2
-    out[:, 1] = ((az * rx - ax * rz) * scale) + (wy * d - ry * q) / G_MPS2
-    out[:, 2] = ((ax * ry - ay * rx) * scale) + (wz * d - rz * q) / G_MPS2
+    out = np.empty(gyr_dps.shape, dtype=np.float64)
+    s_a, s_w = k / f32(G_MPS2), f32(1.0 / G_MPS2)
+    if ry:
+        out[:, 0] = (ay * rz - az * ry) * s_a + (wx * d - rx * q) * s_w
+        out[:, 1] = (az * rx - ax * rz) * s_a + (wy * d - ry * q) * s_w
+        out[:, 2] = (ax * ry - ay * rx) * s_a + (wz * d - rz * q) * s_w
+    else:
+        out[:, 0] = (ay * rz) * s_a + (wx * d - rx * q) * s_w
+        out[:, 1] = (az * rx - ax * rz) * s_a + (wy * d) * s_w
+        out[:, 2] = (-ay * rx) * s_a + (wz * d - rz * q) * s_w
     return out
