@@ -62,9 +62,9 @@ def test_export_writes_what_the_recording_holds(influxd, recording, tmp_path, mo
 def test_export_settings_can_come_from_the_config_file(influxd, recording, tmp_path, monkeypatch) -> None:
     influxd.query('CREATE DATABASE "fromconfig"')
     conf = tmp_path / "sensorkit.toml"
-    conf.write_text(f'[influx]\napi = "v1"\ndatabase = "fromconfig"\nraw_imu = "off"\n'
-                    f'spool_dir = "{tmp_path / "spool"}"\n')
-    assert main(["export", str(recording), "--config", str(conf), "--influx", influxd.url]) == 0
+    conf.write_text(f'[influx]\napi = "v1"\nurl = "{influxd.url}"\ndatabase = "fromconfig"\n'
+                    f'raw_imu = "off"\nspool_dir = "{tmp_path / "spool"}"\n')
+    assert main(["export", str(recording), "--config", str(conf), "--influx"]) == 0
     got = influx_points(influxd, "fromconfig")
     assert got and not any(k[0] == "imu" for k in got)
 

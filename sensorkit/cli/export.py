@@ -43,7 +43,9 @@ class InfluxTarget:
         g = parser.add_argument_group(
             "InfluxDB", "Settings default to the [influx] section of --config; flags override them. "
                         "Token/password come from the environment variable or file named here.")
-        g.add_argument("--influx", metavar="URL", help="export to the InfluxDB at URL (http:// or https://)")
+        g.add_argument("--influx", metavar="URL", nargs="?", const="",
+                       help="export to the InfluxDB at URL (http:// or https://); without URL, to the "
+                            "url of the config's [influx] section")
         g.add_argument("--api", choices=["v1", "v2"], help="v2: InfluxDB 2/3/Cloud (org, bucket, token); "
                                                            "v1: InfluxDB 1.x (database, user/password)")
         g.add_argument("--org", help="v2 organization")
@@ -63,14 +65,14 @@ class InfluxTarget:
         g.add_argument("--batch-points", type=int, help="points per write request")
 
     def wanted(self, args: argparse.Namespace) -> bool:
-        return bool(args.influx)
+        return args.influx is not None
 
     def settings(self, args: argparse.Namespace) -> Any:
         from sensorkit.store.influx import InfluxSettings
 
         base = _config_section(args.config, "influx")
         base.setdefault("raw_imu", "full")  # an export keeps everything unless told otherwise
-        flags = {"url": args.influx, "api": args.api, "org": args.org, "bucket": args.bucket,
+        flags = {"url": args.influx or None, "api": args.api, "org": args.org, "bucket": args.bucket,
                  "database": args.database, "retention_policy": args.retention_policy,
                  "username": args.username, "token_env": args.token_env, "token_file": args.token_file,
                  "password_env": args.password_env, "password_file": args.password_file,
