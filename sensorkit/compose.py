@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+
+from pydantic import ValidationError
 
 import sensorkit
 from sensorkit.alerts import build_cue_engine
@@ -146,6 +148,25 @@ def assemble(cfg: Config, mode: Mode, *, speed: float = 1.0, replay: Path | None
     if cfg.terminal.enabled if terminal is None else terminal:
         sinks.append(TerminalView(cfg.terminal.refresh_hz, stats=stats, title=f"sensorkit {info.session_id}"))
     return assembly
+
+
+def replay_config(recording: Path, cfg: Config, explicit: Set[str] = frozenset()) -> Config:
+    """``cfg`` with the recorded run's processing settings ([metrics], [alerts]) unless in ``explicit``.
+
+    Sinks (recording, servers, views) always come from ``cfg``, so a replay never publishes to
+    the live run's broker by surprise; processing comes from the recording, so the replay's
+    metrics and cues are the live run's.
+    """
+    stored = RecordingReader(recording).config
+    try:
+        recorded = Config.model_validate(stored) if stored else None
+    except ValidationError as exc:
+        log.warning("the recording's config does not validate with this version (%d errors); replaying "
+                    "with the current settings, metrics may differ from the live run", exc.error_count())
+        return cfg
+    if recorded is None:
+        return cfg
+    return cfg.model_copy(update={k: getattr(recorded, k) for k in ("metrics", "alerts") if k not in explicit})
 
 
 def parse_speed(text: str) -> float:

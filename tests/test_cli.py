@@ -92,14 +92,18 @@ def test_run_without_a_bluetooth_adapter_says_so_in_one_line(tmp_path: Path) -> 
     assert "bluetooth" in out.stderr.lower() or "adapter" in out.stderr.lower()
 
 
-def test_replay_reproduces_the_recorded_runs_metrics(tmp_path: Path) -> None:
-    out = sk("demo", "--speed", "max", "--duration-min", "1", "--runners", "1", "--no-terminal", cwd=tmp_path)
+def test_replay_reproduces_the_recorded_runs_metrics_with_its_recorded_settings(tmp_path: Path) -> None:
+    cfg = tmp_path / "demo.toml"
+    cfg.write_text("[simulator]\nrunners = 1\n[metrics]\nrolling_window_s = 4.0\n[dashboard]\nenabled = false\n")
+    out = sk("demo", "--config", str(cfg), "--speed", "max", "--duration-min", "1", "--no-terminal", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     live = only_recording(tmp_path)
+    # No --config: the replay takes [metrics] and [alerts] from the recording, not the defaults.
     out = sk("replay", str(live), "--max", "--record", str(tmp_path / "replayed"), "--no-terminal", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     (replayed,) = (tmp_path / "replayed").glob("*.skrec")
-    a, b = RecordingReader(live).records("steps"), RecordingReader(replayed).records("steps")
-    assert len(a) > 100 and a == b
-
-
+    a, b = RecordingReader(live), RecordingReader(replayed)
+    assert len(a.records("steps")) > 100
+    for table in ("steps", "rolling", "posture", "events"):
+        assert a.records(table) == b.records(table), table
+    assert {r.window_s for r in b.records("rolling")} == {4.0}

@@ -21,8 +21,9 @@ def test_the_embedded_demo_config_is_valid() -> None:
 
 def test_an_empty_file_gives_the_defaults(tmp_path: Path) -> None:
     cfg = load_config(write(tmp_path, ""))
-    assert cfg.session.recording_dir == Path("recordings")
-    assert cfg.runners == []
+    assert cfg.recording.enabled and cfg.recording.directory == Path("recordings")
+    assert cfg.runners == [] and cfg.simulator is None
+    assert not cfg.mqtt.enabled and not cfg.influx.enabled
 
 
 def test_a_bad_value_names_file_key_path_and_value(tmp_path: Path) -> None:
@@ -58,5 +59,16 @@ def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
         load_config(tmp_path / "nope.toml")
 
 
-def test_an_empty_recording_dir_disables_recording(tmp_path: Path) -> None:
-    assert load_config(write(tmp_path, '[session]\nrecording_dir = ""\n')).session.recording_dir is None
+def test_recording_can_be_switched_off(tmp_path: Path) -> None:
+    assert not load_config(write(tmp_path, "[recording]\nenabled = false\n")).recording.enabled
+
+
+def test_a_phone_belongs_to_the_runner_it_is_listed_under(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, '[[runners]]\nname = "ann"\n  [[runners.phones]]\napp = "hyperimu"\n'))
+    assert cfg.runners[0].phones[0].runner == "ann"
+
+
+def test_a_phone_error_names_only_the_chosen_apps_keys(tmp_path: Path) -> None:
+    text = '[[runners]]\nname = "ann"\n  [[runners.phones]]\napp = "phyphox"\nwear = "ankle"\n'
+    with pytest.raises(ConfigError, match=r"runners\[0\]\.phones\[0\]\.phyphox\.wear = 'ankle'"):
+        load_config(write(tmp_path, text))

@@ -15,7 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     speed = p.add_mutually_exclusive_group()
     speed.add_argument("--speed", default="1", help="times real time (default 1)")
     speed.add_argument("--max", action="store_true", help="as fast as possible")
-    p.add_argument("--config", help="TOML config for metrics, cues and sinks (default: built-in defaults)")
+    p.add_argument("--config", help="TOML config for sinks, and for metrics and cues when it sets them "
+                   "(default: the recorded run's metrics and cue settings, no servers)")
     p.add_argument("--record", type=Path, metavar="DIR",
                    help="write the replay's output as a new recording in DIR")
     p.add_argument("--no-terminal", action="store_true", help="no live terminal table")
@@ -24,14 +25,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sensorkit.cli._runtime import execute
-    from sensorkit.compose import Mode, assemble, parse_speed
+    from sensorkit.compose import Mode, assemble, parse_speed, replay_config
     from sensorkit.config import Config, load_config
     from sensorkit.store.recording.settings import RecordingSettings
 
     cfg = load_config(args.config) if args.config else Config()
+    cfg = replay_config(args.recording, cfg, explicit=cfg.model_fields_set)
     if args.record is not None:
         cfg = cfg.model_copy(update={"recording": RecordingSettings(directory=args.record)})
     assembly = assemble(cfg, Mode.REPLAY, speed=math.inf if args.max else parse_speed(args.speed),
                         replay=args.recording, record=args.record is not None,
                         terminal=False if args.no_terminal else None)
     return execute(assembly)
+

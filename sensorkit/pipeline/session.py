@@ -83,12 +83,14 @@ class Session:
     async def run(self, stop: asyncio.Event | None = None) -> SessionStats:
         stop = stop or asyncio.Event()
         async with AsyncExitStack() as stack:
+            # Sources first: a sensor that cannot be reached fails the start before any sink
+            # (a recording, a spool) has created anything. Nothing flows until the pumps start.
+            for source in self._sources:
+                await stack.enter_async_context(source)
             for sink in self._sinks:
                 await stack.enter_async_context(sink)
                 self._sink_channels.append(
                     (sink, self._bus.subscribe(sink.name, sink.accepts, sink.queue_size, sink.policy)))
-            for source in self._sources:
-                await stack.enter_async_context(source)
             async with asyncio.TaskGroup() as tg:
                 sink_tasks = [tg.create_task(self._run_sink(s, ch), name=f"sink:{s.name}")
                               for s, ch in self._sink_channels]
