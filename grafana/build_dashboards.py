@@ -1,6 +1,6 @@
 """Builds the two Grafana dashboards from one panel list, so InfluxQL and Flux never drift apart.
 
-Run ``python grafana/build_dashboards.py`` after changing a panel; it rewrites
+Run ``python grafana/build_dashboards.py [OUT_DIR]`` after changing a panel; it rewrites
 ``sensorkit-influxql.json`` (InfluxDB 1.x, or 2.x through its InfluxQL/DBRP endpoint) and
 ``sensorkit-flux.json`` (InfluxDB 2.x / Cloud with a Flux datasource). The schema they read is
 docs/influxdb.md.
@@ -9,6 +9,7 @@ docs/influxdb.md.
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -180,8 +181,9 @@ def dashboard(flavour: str) -> dict[str, object]:
 
 
 def main() -> None:
+    out_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE
     for flavour in ("influxql", "flux"):
-        path = HERE / f"sensorkit-{flavour}.json"
+        path = out_dir / f"sensorkit-{flavour}.json"
         path.write_text(json.dumps(dashboard(flavour), indent=2, ensure_ascii=False) + "\n")
         print(f"wrote {path}")
 
