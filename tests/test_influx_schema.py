@@ -22,6 +22,7 @@ def parse_line(line: str) -> tuple[str, str, int]:
 def test_keys_and_strings_are_escaped_so_the_line_stays_parseable() -> None:
     tags = tag_set({"runner": "Anna Lena, Jr.", "session": "a=b", "device": ""})
     assert tags == r",runner=Anna\ Lena\,\ Jr.,session=a\=b"  # sorted, empty tag left out
+    assert tag_set({"device": "pod\\v2\\"}) == ",device=pod\\v2"  # backslash as is, trailing one dropped
     assert format_field('say "hi"\\ now') == r'"say \"hi\"\\ now"'
     assert format_field("two\nlines") == '"two lines"'
 

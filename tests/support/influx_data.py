@@ -51,7 +51,7 @@ def make_info(session_id: str = "s-test", runners: Sequence[str] = ("alice", "bo
     for r in runners:
         sensors.append(SensorInfo(f"{r}/lower_back", r, Placement.LOWER_BACK, rate_hz, device="polar_verity"))
         sensors.append(SensorInfo(f"{r}/left_foot", r, Placement.LEFT_FOOT, rate_hz,
-                                  device="sensorkit pod, v2", has_mag=True))
+                                  device="sensorkit pod, v2\\beta", has_mag=True))
     start = time.time() - 3600 if start_unix_s is None else start_unix_s
     return SessionInfo(session_id, start, tuple(RunnerInfo(r) for r in runners), tuple(sensors), "test")
 

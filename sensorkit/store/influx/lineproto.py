@@ -18,18 +18,20 @@ from numpy.typing import NDArray
 
 FieldValue = float | int | bool | str | None
 
-_MEAS_ESC = str.maketrans({",": r"\,", " ": r"\ ", "\\": "\\\\", "\n": " "})
-_KEY_ESC = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\\": "\\\\", "\n": " "})
+# A backslash is not an escape of itself in names and tags (InfluxDB stores ``\\`` as two), so
+# it is written as is; only a trailing one, which would escape the separator, is dropped.
+_MEAS_ESC = str.maketrans({",": r"\,", " ": r"\ ", "\n": " "})
+_KEY_ESC = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": " "})
 _STR_ESC = str.maketrans({'"': r"\"", "\\": "\\\\", "\n": " "})
 
 
 def escape_measurement(name: str) -> str:
-    return name.translate(_MEAS_ESC)
+    return name.rstrip("\\").translate(_MEAS_ESC)
 
 
 def escape_key(key: str) -> str:
     """Escape a tag key, tag value or field key."""
-    return key.translate(_KEY_ESC)
+    return key.rstrip("\\").translate(_KEY_ESC)
 
 
 def tag_set(tags: Mapping[str, str]) -> str:
