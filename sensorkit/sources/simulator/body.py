@@ -1,13 +1,16 @@
 """Lower back (and phone) kinematics: specific force and angular rate in the body frame.
 
-The pelvis is a rigid body. Its pivot (the hip-joint centre, taken as the centre of mass)
-follows a spring-mass-like model per step ``[ic, ic + interval)``, ``u`` = fraction of contact:
+The pelvis is a rigid body. Its pivot (the hip-joint centre) follows a spring-mass-like model
+per step ``[ic, ic + interval)``; ``u`` = fraction of contact, ``w(u)`` = the skewed stance
+phase of :func:`~.schedule.stance_warp` (``w = 1/2`` at ``u = 1/3``):
 
-* vertical specific force ``A * sin(pi u)**p`` in stance, 0 g in flight, 1 g standing; ``p``
-  is solved per step so the mean is exactly 1 g (the pivot neither rises nor sinks);
-* anterior-posterior: braking then propulsion, ``-B sin(2 pi u)`` in stance (zero net);
-* medio-lateral: the stance foot pushes the pivot toward the midline, ``-S sin(pi u)`` (y, left)
-  in a left stance and ``+S sin(pi u)`` in a right one, zero in flight (no force in the air).
+* vertical specific force ``A * sin(pi w)**p`` in stance, 0 g in flight, 1 g standing; ``p``
+  is solved per step so the mean is exactly 1 g (the pelvis neither rises nor sinks). It peaks
+  at 1/3 of contact, as the real pelvis does (the whole body's force plate peaks later);
+* anterior-posterior: braking then propulsion, ``-B w' sin(2 pi w)`` in stance (zero net);
+* medio-lateral: the stance foot pushes the pelvis toward the midline, ``-S sin(pi w)`` (y, left)
+  in a left stance and ``+S sin(pi w)`` in a right one, zero in flight (no force in the air).
+  It is small (~0.05 g): the sacrum's ML signal is NOT dominated by it (see below).
 
 The pelvis rotates ``R = Rz(yaw) Ry(pitch) Rx(roll)`` (x heading, z up): pitch = trunk lean
 (+ forward) plus an oscillation, roll = obliquity (+ = right side down), yaw (+ = turned left,

@@ -39,10 +39,11 @@ at most two step intervals away."""
 SaturationCheck = Callable[[int, F64, F64, F64], NDArray[np.bool_]]
 """``(side 0=left/1=right, strike_angle_deg, peak_g, contact_s) -> saturated`` per step."""
 
-STANCE_SKEW = 0.33
-"""Warp of the stance phase ``w = u (1 + k (1 - u))``: the vertical force peaks (and the AP force
-crosses zero) at 42 % of contact, as the treadmill force plate shows (Fukuchi 2017: 42 % on
-both a forefoot and a rearfoot striker), not at 50 %."""
+STANCE_SKEW = 0.75
+"""Warp of the stance phase ``w = u (1 + k (1 - u))``: the pelvis's vertical force peaks, and its
+AP force turns from braking to propulsion, at 1/3 of contact. Measured on the pelvis (hip-joint
+centre and sacrum, Fukuchi 2017, 5 trials): 25-33 %; the whole body's force plate peaks later
+(42 %), because the trunk and the swinging leg lag the pelvis."""
 
 
 def stance_warp(u: F64) -> tuple[F64, F64]:
