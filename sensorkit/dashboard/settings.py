@@ -80,14 +80,9 @@ class DashboardSettings(BaseModel):
         """
         from sensorkit.config.secrets import read_secret  # sensorkit.config imports this module
 
-        token = read_secret(self.token_env, self.token_file, "dashboard token")
-        if token is None:
-            if self.needs_token:
-                raise ConfigError(
-                    f"dashboard: listening on {self.host!r} (beyond this machine) needs an access token: "
-                    "set dashboard.token_env or dashboard.token_file, or keep host = \"127.0.0.1\"")
-            return None
-        if len(token) < MIN_TOKEN_CHARS:
-            raise ConfigError(f"dashboard token is too short: use at least {MIN_TOKEN_CHARS} random characters "
-                              "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(24))'`)")
+        token = read_secret(self.token_env, self.token_file, "dashboard token", min_chars=MIN_TOKEN_CHARS)
+        if token is None and self.needs_token:
+            raise ConfigError(
+                f"dashboard: listening on {self.host!r} (beyond this machine) needs an access token: "
+                "set dashboard.token_env or dashboard.token_file, or keep host = \"127.0.0.1\"")
         return token

@@ -78,11 +78,7 @@ class MqttSettings(BaseModel):
         # Imported here: sensorkit.config imports this module to compose the [mqtt] section.
         from sensorkit.config.secrets import read_secret
 
-        if self.password_file is not None:
-            return read_secret(None, self.password_file, "mqtt.password_file")
-        if self.password_env:
-            return read_secret(self.password_env, None, "mqtt.password_env")
-        return None
+        return read_secret(self.password_env, self.password_file, "mqtt password")
 
     def tls_context(self) -> ssl.SSLContext | None:
         if not self.tls:

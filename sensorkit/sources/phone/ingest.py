@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import hmac
 import logging
-import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from sensorkit.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -65,30 +62,18 @@ class RejectLog:
 
 
 def read_secret(env: str | None, file: Path | None, what: str) -> str | None:
-    """A secret from ``$env`` or the first line of ``file``; None if neither is configured.
+    """A secret from ``file`` or ``$env`` (:func:`sensorkit.config.secrets.read_secret`)."""
+    # Imported here: the config package imports the phone settings.
+    from sensorkit.config.secrets import read_secret as shared
 
-    (Same contract as :func:`sensorkit.config.secrets.read_secret`, which cannot be imported
-    here: the config package imports the phone settings.)
-    """
-    if env:
-        value = os.environ.get(env)
-        if value is None:
-            raise ConfigError(f"{what}: environment variable {env} is not set")
-        return value
-    if file:
-        try:
-            return Path(file).read_text(encoding="utf-8").splitlines()[0].strip()
-        except (OSError, IndexError) as exc:
-            raise ConfigError(f"{what}: cannot read secret file {file}") from exc
-    return None
+    return shared(env, file, what)
 
 
 def load_token(env: str | None, file: Path | None, what: str) -> str | None:
     """The ingest token, or None when none is configured; a short token is a config error."""
-    token = read_secret(env, file, what)
-    if token is not None and len(token) < 8:
-        raise ConfigError(f"{what}: the token must be at least 8 characters")
-    return token
+    from sensorkit.config.secrets import read_secret as shared
+
+    return shared(env, file, f"{what} token", min_chars=8)
 
 
 def token_matches(expected: str | None, given: str | None) -> bool:

@@ -15,8 +15,6 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from sensorkit.errors import ConfigError
-
 
 class InfluxApi(StrEnum):
     V2 = "v2"
@@ -102,11 +100,11 @@ class InfluxSettings(BaseModel):
 
     def token(self) -> str | None:
         """The API token from ``token_file`` or ``token_env``; None when neither is set."""
-        return _secret(self.token_file, self.token_env, "token")
+        return _secret(self.token_env, self.token_file, "influx token")
 
     def password(self) -> str | None:
         """The v1 password from ``password_file`` or ``password_env``; None when neither is set."""
-        return _secret(self.password_file, self.password_env, "password")
+        return _secret(self.password_env, self.password_file, "influx password")
 
     @property
     def target(self) -> str:
@@ -127,11 +125,9 @@ class InfluxSettings(BaseModel):
         return (self.spool_dir or default_spool_dir()) / f"{name}-{digest}"
 
 
-def _secret(path: Path | None, env: str, what: str) -> str | None:
-    if path is not None:
-        try:
-            return path.expanduser().read_text().strip()
-        except OSError as exc:
-            raise ConfigError(f"influx: cannot read the {what} file {str(path)!r}: {exc.strerror}") from exc
-    value = os.environ.get(env) if env else None
-    return value or None
+def _secret(env: str, path: Path | None, what: str) -> str | None:
+    # Imported here: sensorkit.config imports this module to compose the [influx] section.
+    from sensorkit.config.secrets import read_secret
+
+    # The default variable names need not exist: servers without authentication take none.
+    return read_secret(env, path, what, env_optional=True)
