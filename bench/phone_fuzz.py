@@ -29,6 +29,9 @@ def main() -> int:
     config = settings(max_examples=args.cases, deadline=None, database=None, derandomize=False,
                       phases=[Phase.generate, Phase.shrink],
                       suppress_health_check=list(HealthCheck))
+    # results accumulate per property across runs (a long run may be done one property at a time)
+    previous = json.loads(RESULTS.read_text()).get("results", []) if RESULTS.exists() else []
+    by_name = {r["property"]: r for r in previous if isinstance(r, dict) and "property" in r}
     rows = []
     for name in [args.only] if args.only else list(PROPERTIES):
         t0 = time.perf_counter()
@@ -42,8 +45,10 @@ def main() -> int:
                      "cases_per_s": round(args.cases / dt), "passed": not error, "error": error})
         print(f"{name:26s} {args.cases:>8d} cases {dt:8.1f} s {args.cases / dt:9.0f}/s  "
               f"{'ok' if not error else 'FAILED ' + error}", flush=True)
+        by_name[name] = rows[-1]
         RESULTS.parent.mkdir(parents=True, exist_ok=True)  # after each property: a long run can be cut short
-        RESULTS.write_text(json.dumps({"cases_per_property": args.cases, "results": rows}, indent=2) + "\n")
+        RESULTS.write_text(json.dumps({"results": [by_name[n] for n in PROPERTIES if n in by_name]},
+                                      indent=2) + "\n")
     failed = [r["property"] for r in rows if not r["passed"]]
     print(f"headline: {len(rows) - len(failed)}/{len(rows)} phone parsers survived {args.cases} cases each"
           + (f"; FAILED: {', '.join(failed)}" if failed else ""))
