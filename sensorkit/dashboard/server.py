@@ -218,7 +218,7 @@ class DashboardServer:
         h.setdefault("Content-Security-Policy", _CSP)
         h["X-Content-Type-Options"] = "nosniff"
         h["X-Frame-Options"] = "DENY"
-        h["Referrer-Policy"] = "no-referrer"
+        h["Referrer-Policy"] = "same-origin"  # no-referrer would make form posts send "Origin: null"
         h["Cache-Control"] = "no-cache" if request.path.startswith("/static/") else "no-store"
 
     async def _index(self, request: web.Request) -> web.StreamResponse:

@@ -25,20 +25,21 @@ from sensorkit.model import (
     SessionMarker,
     StepMetrics,
 )
-from sensorkit.pipeline.channel import OverflowPolicy
+from sensorkit.pipeline.channel import ChannelStats, OverflowPolicy
 from sensorkit.pipeline.session import SessionStats
 
 YIELD_EVERY = 256
 """Records handled before giving the event loop back, so a backlog cannot starve the server."""
 
 
+def session_status_row(c: ChannelStats) -> dict[str, Any]:
+    return {"name": c.name, "fill": c.fill, "maxsize": c.maxsize, "max_fill": c.max_fill, "dropped": c.dropped,
+            "policy": c.policy.value}
+
+
 def session_status(stats: SessionStats) -> dict[str, Any]:
     """The pipeline's queue fills/drops and survived errors, as the page shows them."""
-    return {
-        "queues": [{"name": c.name, "fill": c.fill, "maxsize": c.maxsize, "max_fill": c.max_fill,
-                    "dropped": c.dropped, "policy": c.policy.value} for c in stats.channels],
-        "errors": dict(stats.errors),
-    }
+    return {"queues": [session_status_row(c) for c in stats.channels], "errors": dict(stats.errors)}
 
 
 class DashboardSink:
@@ -76,9 +77,18 @@ class DashboardSink:
                         tb: TracebackType | None) -> None:
         await self.server.__aexit__(exc_type, exc, tb)
 
+    async def _queues_forever(self) -> None:
+        """Once a second, each runner's input queue (``runner:<name>``) goes to its detail view."""
+        while self._stats is not None:
+            for c in self._stats().channels:
+                if c.name.startswith("runner:"):
+                    self.state.runner_queues(c.name[len("runner:"):], [session_status_row(c)])
+            await asyncio.sleep(1.0)
+
     async def consume(self, items: AsyncIterable[BusItem]) -> None:
         async with asyncio.TaskGroup() as tg:
-            ticker = tg.create_task(self.server.broadcast_forever(), name="dashboard-broadcast")
+            tasks = [tg.create_task(self.server.broadcast_forever(), name="dashboard-broadcast"),
+                     tg.create_task(self._queues_forever(), name="dashboard-queues")]
             try:
                 async for item in items:
                     self.state.observe(item, self.start_unix_s)
@@ -86,6 +96,7 @@ class DashboardSink:
                     if self.records % YIELD_EVERY == 0:
                         await asyncio.sleep(0)
             finally:
-                ticker.cancel()
+                for task in tasks:
+                    task.cancel()
         self.server.broadcast_once()  # the final state reaches the browsers before the server stops
         await self.server.drain(timeout_s=1.0)

@@ -213,10 +213,18 @@ class DashboardState:
         if stopped is not None:
             r.stopped = stopped
         if queues is not None:
-            r.queues = [{k: _num(q.get(k)) for k in ("name", "fill", "maxsize", "max_fill", "dropped")}
-                        for q in queues[:8]]
-            r.v_sensors = self._bump()
+            self.runner_queues(runner, queues)
         self._touch(r, None)
+
+    def runner_queues(self, runner: str, queues: list[dict[str, Any]]) -> None:
+        """The runner's pipeline queues (fill, drops); a change is sent with the sensors."""
+        r = self.runners.get(runner)
+        if r is None:
+            return
+        rows = [{k: _num(q.get(k)) for k in ("name", "fill", "maxsize", "max_fill", "dropped")} for q in queues[:8]]
+        if rows != r.queues:
+            r.queues = rows
+            r.v_sensors = self._bump()
 
     # -- local pipeline records ----------------------------------------------------------------
 

@@ -200,8 +200,8 @@
 
   /* ---------------------------------------------------------------- cue feed */
 
-  function cueItem(c) {
-    return h("li", { class: "fresh", "data-kind": c.kind, "data-runner": c.runner },
+  function cueItem(c, fresh) {
+    return h("li", { class: fresh ? "fresh" : "", "data-kind": c.kind, "data-runner": c.runner },
       h("span", { class: "t", text: hhmmss(c.unix_s) }),
       h("span", { class: "who", text: c.runner }),
       h("span", { class: "text", text: c.text }));
@@ -213,7 +213,7 @@
       if (c.id <= lastCueId) continue;
       lastCueId = c.id;
       feed.push(c);
-      list.prepend(cueItem(c));
+      list.prepend(cueItem(c, true));
     }
     if (feed.length > MAX_FEED) feed = feed.slice(-MAX_FEED);
     while (list.children.length > MAX_FEED) list.lastElementChild.remove();
@@ -270,7 +270,12 @@
       parts.push(`MQTT ${m.broker}: ${m.connected ? "connected" : "not connected"}, ${m.messages} messages, ` +
         `${rejected} rejected`);
       const gws = Object.entries(m.gateways || {});
-      if (gws.length) parts.push(`gateways: ${gws.map(([g, s]) => `${g} (${s.online ? "online" : "offline"})`).join(", ")}`);
+      const gwText = ([g, s]) => {
+        const p = s.publisher;
+        const dropped = p ? p.messages_dropped + p.cues_dropped_full + p.cues_dropped_stale : 0;
+        return `${g} (${s.online ? "online" : "offline"}${dropped ? `, ${dropped} dropped` : ""})`;
+      };
+      if (gws.length) parts.push(`gateways: ${gws.map(gwText).join(", ")}`);
     }
     if (system.ignored_runners) parts.push(`runners not shown (limit): ${system.ignored_runners}`);
     setText($("system"), parts.join("  ·  "));
@@ -278,7 +283,7 @@
 
   /* ---------------------------------------------------------------- charts */
 
-  function chartOpts(title, series, width, height, syncKey) {
+  function chartOpts(title, series, width, height, syncKey, legend = true) {
     const axis = { stroke: "#8b98a5", grid: { stroke: "#253040", width: 1 }, ticks: { stroke: "#253040" } };
     return {
       title, width, height, scales: { x: { time: true } },
@@ -286,24 +291,26 @@
         points: { show: false } }))],
       axes: [axis, { ...axis, size: 50 }],
       cursor: syncKey ? { sync: { key: syncKey } } : {},
-      legend: { show: true, live: false },
+      legend: { show: legend, live: false },
     };
   }
 
   function teamData(metric, windowS) {
     const s = SERIES.indexOf(metric);
     const names = [...runners.keys()].sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
-    const x1 = Math.round(newestX);
-    const x0 = x1 - windowS;
-    const xs = Array.from({ length: windowS + 1 }, (_, i) => x0 + i);
-    const ys = names.map((n) => {
-      const r = runners.get(n);
-      const out = new Array(windowS + 1).fill(null);
+    const x1 = Math.floor(newestX);
+    const oldest = Math.min(...names.map((name) => runners.get(name).history.x[0] ?? x1));
+    const x0 = Math.max(x1 - windowS, Math.min(oldest, x1 - 60));
+    const n = x1 - x0 + 1;
+    const xs = Array.from({ length: n }, (_, i) => x0 + i);
+    const ys = names.map((name) => {
+      const r = runners.get(name);
+      const out = new Array(n).fill(null);
       const hx = r.history.x;
       const hy = r.history.y[s];
       for (let i = hx.length - 1; i >= 0 && hx[i] >= x0; i--) {
         const k = hx[i] - x0;
-        if (k <= windowS && hy[i] !== null) out[k] = hy[i];
+        if (k < n && hy[i] !== null) out[k] = hy[i];
       }
       return out;
     });
@@ -409,7 +416,7 @@
 
   function renderDetailCues() {
     const mine = feed.filter((c) => c.runner === detailName).slice(-MAX_DETAIL_CUES).reverse();
-    $("detail-cues").replaceChildren(...mine.map(cueItem));
+    $("detail-cues").replaceChildren(...mine.map((c) => cueItem(c, false)));
   }
 
   function renderDetail() {
@@ -437,7 +444,7 @@
       detailCharts = SERIES.map((s, k) => {
         const div = h("div");
         box.append(div);
-        return new uPlot(chartOpts(LABELS[s], [{ label: r.name, stroke: colour(k + 3) }], box.clientWidth, 140, "detail"),
+        return new uPlot(chartOpts(LABELS[s], [{ label: r.name, stroke: colour(k + 3) }], box.clientWidth, 140, "detail", false),
           [xs, r.history.y[k].slice(i0)], div);
       });
     } else {
