@@ -72,7 +72,8 @@ class BackStepSettings:
     min_peak_g: float = 1.3
     """A stance must reach this filtered vertical acceleration (g)."""
     side_vote: float = 0.7
-    """Weight of the past in the alternating left/right vote (0 = every step on its own)."""
+    """Weight of the past in the alternating left/right vote (dimensionless, 0..1; 0 = every
+    step on its own)."""
     side_gyr_scale_dps: float = 5.0
     """Roll-rate difference (deg/s) that counts as a sure side on one step (confidence 1)."""
     side_acc_scale_g: float = 0.05
@@ -151,6 +152,13 @@ class BackStepDetector:
         if self._open:
             t = min(t, self._time_at(self._open[0][0]) + self.settings.ic_offset_s)
         return t
+
+    def open_ics_s(self) -> list[float]:
+        """ICs already final whose contact is held until the next IC (for fusion)."""
+        out = [self._time_at(p) + self.settings.ic_offset_s for p, _, _ in self._open]
+        if self._rise is not None and self._rise_confirmed:
+            out.append(self._time_at(self._rise_pos) + self.settings.ic_offset_s)
+        return out
 
     def update(self, time_s: F64, acc_bf_g: F64, gyr_bf_dps: F64 | None = None) -> list[Contact]:
         n = time_s.shape[0]

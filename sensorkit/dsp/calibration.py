@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sensorkit.dsp.base import F64, History, StageHealth, rotate
+from sensorkit.dsp.base import F64, History, StageHealth, rotate, split_at_gaps
 from sensorkit.model import Placement
 
 
@@ -119,11 +119,12 @@ class MountingCalibration:
     STILL, RUNNING, OTHER = 0, 1, 2
 
     def __init__(self, settings: CalibrationSettings, placement: Placement, sampling_rate_hz: float,
-                 has_gyro: bool = True) -> None:
+                 has_gyro: bool = True, max_dt_s: float | None = None) -> None:
         self.settings = settings
         self.placement = placement
         self.fs = sampling_rate_hz
         self.has_gyro = has_gyro
+        self._max_dt = max_dt_s if max_dt_s is not None else 2.5 / sampling_rate_hz
         self._win = max(round(settings.window_s * sampling_rate_hz), 4)
         self._max_hold = max(int(settings.max_warmup_s * sampling_rate_hz), self._win * 2)
         self.reset()
@@ -152,6 +153,12 @@ class MountingCalibration:
         self._wn = 0  # samples in the current window (kept in _wbuf: acc, gyr)
         if not hasattr(self, "_wbuf"):
             self._wbuf = np.empty((self._win, 6))
+
+    def held_since_s(self) -> float | None:
+        """Time of the oldest sample held back for calibration (None: nothing held)."""
+        if self.rotation is not None or self._hold.end == self._hold.start:
+            return None
+        return self._hold.value(self._hold.start)
 
     def gap(self) -> None:
         """Missing samples: windows restart; calibration and held samples are kept."""
@@ -200,8 +207,14 @@ class MountingCalibration:
                 cal = self._try_calibrate()
                 if cal is not None:
                     held = self._hold.view(self._hold.start, self._hold.end)
-                    out.append(self._rotate(held[:, 0], held[:, 1:4], held[:, 4:7] if with_gyro else None,
-                                            [cal], self._calibrations > 0))
+                    # Held samples may straddle gaps: each piece after a gap restarts the
+                    # detectors, exactly as if it had been released live.
+                    cuts = [0, *split_at_gaps(held[:, 0], None, self._max_dt), held.shape[0]]
+                    for k in range(len(cuts) - 1):
+                        a, b = cuts[k], cuts[k + 1]
+                        out.append(self._rotate(held[a:b, 0], held[a:b, 1:4],
+                                                held[a:b, 4:7] if with_gyro else None,
+                                                [cal] if k == 0 else [], self._calibrations > 0 or k > 0))
                     self._calibrations += 1
                     self._hold.clear(0)
                     self._classes = []

@@ -84,7 +84,8 @@ class SensorChain:
         if info.placement is Placement.PHONE:
             self.phone = PhoneStepDetector(s.phone, fs)
         else:
-            self.calibration = MountingCalibration(s.calibration, info.placement, fs, info.has_gyro)
+            self.calibration = MountingCalibration(s.calibration, info.placement, fs, info.has_gyro,
+                                                   self._max_dt)
             if info.placement is Placement.LOWER_BACK:
                 bset = s.back if acc_range is None or s.back.acc_range_g is not None \
                     else dataclasses.replace(s.back, acc_range_g=acc_range)
@@ -121,8 +122,14 @@ class SensorChain:
         """No contact this chain releases later will have an IC before this time."""
         det = self.back or self.foot or self.phone or self.foot_acc
         if self.calibration is not None and self.calibration.rotation is None:
-            return None
+            return self.calibration.held_since_s()
         return det.watermark_s() if det is not None else None
+
+    def open_ics_s(self) -> list[float]:
+        """ICs confirmed but not yet released (the back holds contacts one step, a shoe to TC)."""
+        if self.back is not None:
+            return self.back.open_ics_s()
+        return self.foot.open_ics_s() if self.foot is not None else []
 
     @property
     def calibrated(self) -> bool:

@@ -144,6 +144,10 @@ class FootStepDetector:
         self._last_ic = None
         return []
 
+    def open_ics_s(self) -> list[float]:
+        """The IC of the stance in progress: final, though its contact waits for TC."""
+        return [] if self._stance is None else [self._stance[0]]
+
     def watermark_s(self) -> float | None:
         """No contact released later will have an IC before this time (None: nothing seen)."""
         if self._cursor <= max(self._seg_start, self._raw.start):

@@ -2,9 +2,9 @@
 
 The pod's body frame comes from mounting calibration, whose up axis is the runner's upright
 reference (quiet standing, or the mean running posture when the run started without a
-standing pause). Lean is the tilt of the AHRS gravity estimate in that frame: forward lean
-``atan2(-g_x, g_z)`` (> 0 forward flexion), lateral lean ``atan2(g_y, g_z)`` (> 0 to the
-runner's right).
+standing pause). Lean is the tilt of the AHRS gravity estimate in that frame, as z-y-x Euler
+angles: forward lean ``atan2(-g_x, hypot(g_y, g_z))`` (> 0 forward flexion), lateral lean
+``atan2(g_y, g_z)`` (> 0 to the runner's right).
 
 Cost: one AHRS update is ~1.5 us from Python, so the AHRS runs on a decimated stream
 (``ahrs_rate_hz``, default 25 Hz) after averaging groups of samples, which is the anti-alias
@@ -94,7 +94,7 @@ class TrunkPosture:
         self._bias.set_settings(imufusion.BiasSettings(sample_rate=self.rate_hz))
         self._lp = SosFilter(2, self.settings.no_gyro_lowpass_hz, self.rate_hz, channels=3)
         self._alpha = 1.0 - math.exp(-2.0 * math.pi * self.settings.earth_lowpass_hz / self.rate_hz)
-        self._earth_lp = (0.0, 0.0, 1.0, 0.0, 0.0, 1.0)
+        self._earth_lp: tuple[float, ...] | None = None  # set from the first sample
         self._since_start = 0
         self.health.warming_up = True
 
@@ -114,7 +114,7 @@ class TrunkPosture:
             grav = self._run_ahrs(dec[:, 1:4], dec[:, 4:7])
         else:
             grav = self._lp(dec[:, 1:4])
-        lean = np.degrees(np.arctan2(-grav[:, 0], grav[:, 2]))
+        lean = np.degrees(np.arctan2(-grav[:, 0], np.hypot(grav[:, 1], grav[:, 2])))
         lateral = np.degrees(np.arctan2(grav[:, 1], grav[:, 2]))
         self._since_start += m
         if self.health.warming_up and self._since_start >= self.settings.startup_s * self.rate_hz:
@@ -135,6 +135,9 @@ class TrunkPosture:
         upd = self._ahrs.update_no_magnetometer
         getq = self._ahrs.get_quaternion
         k = self._alpha
+        if self._earth_lp is None:  # start from the first reading: no ramp from an assumed "up"
+            a0 = acc[0].tolist()
+            self._earth_lp = (*a0, *a0)
         l1x, l1y, l1z, l2x, l2y, l2z = self._earth_lp
         use_bias = self.settings.bias_correction
         bias = self._bias.update

@@ -14,6 +14,7 @@ slower sensor would still have changed. Sensors not yet calibrated or silent for
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sensorkit.dsp.contacts import Contact
@@ -99,32 +100,61 @@ class StepFusion:
             best.contacts[placement] = c
         self._pending.sort(key=lambda td: td.ic_s)
 
-    def release(self, watermark_s: float | None) -> list[FusedStep]:
-        """Steps final given that no sensor will report an IC before ``watermark_s`` (None: end)."""
+    def release(self, watermark_s: float | None, shoe_watermarks: Mapping[Side, float] | None = None,
+                open_ics: Mapping[Placement, Sequence[float]] | None = None) -> list[FusedStep]:
+        """Steps that are final.
+
+        ``watermark_s``: no live sensor will report an IC before it (None: end of stream).
+        ``shoe_watermarks``: the same per live shoe pod - the next IC of a foot with a live shoe
+        is that shoe's, so it is waited for. ``open_ics``: ICs a sensor has confirmed but not
+        released yet (the lower back holds each contact until the next IC, a shoe until TC);
+        they end a step without waiting for the whole contact.
+        """
         out: list[FusedStep] = []
         end = watermark_s is None
         wm = float("inf") if watermark_s is None else watermark_s
+        shoes = {} if end or shoe_watermarks is None else shoe_watermarks
         while self._pending:
             td = self._pending[0]
             if not end and td.ic_s + self.match_tol_s >= wm:
                 break
-            nxt = self._pending[1] if len(self._pending) > 1 else None
-            next_closed = nxt is not None and (end or nxt.ic_s + self.match_tol_s < wm)
-            no_next = (nxt is None or nxt.ic_s - td.ic_s > self.max_step_s) and (
-                end or wm > td.ic_s + self.max_step_s + self.match_tol_s)
-            if not (next_closed or no_next):
+            known, next_ic = self._next_ic(td, wm, shoes, open_ics or {}, end)
+            if not known:
                 break
             self._pending.pop(0)
             if self._last_ic is not None and td.ic_s - self._last_ic < self.min_step_s:
                 self.rejected += 1
                 continue
-            next_ic = nxt.ic_s if nxt is not None and nxt.ic_s - td.ic_s <= self.max_step_s else None
             prev = self._last_ic if self._last_ic is not None and td.ic_s - self._last_ic <= self.max_step_s \
                 else None
             out.append(FusedStep(td, prev, next_ic))
             self._last_ic = td.ic_s
             self._emitted_until = td.ic_s + self.match_tol_s
         return out
+
+    def _next_ic(self, td: Touchdown, wm: float, shoes: Mapping[Side, float],
+                 open_ics: Mapping[Placement, Sequence[float]], end: bool) -> tuple[bool, float | None]:
+        """(whether the next IC is settled, its time or None when there is no next step)."""
+        horizon = td.ic_s + self.max_step_s
+        lo = td.ic_s + self.min_step_s
+        later = [p for p in self._pending[1:] if lo <= p.ic_s <= horizon]
+        early = {pl: [t for t in ts if lo <= t <= horizon] for pl, ts in open_ics.items()}
+        side = {Side.LEFT: Side.RIGHT, Side.RIGHT: Side.LEFT}.get(td.side)
+        if side is not None and side in shoes:
+            place = Placement.LEFT_FOOT if side is Side.LEFT else Placement.RIGHT_FOOT
+            mine = next((p for p in later if place in p.contacts), None)
+            if mine is not None:
+                return True, mine.ic_s
+            if early.get(place):
+                return True, min(early[place])
+            if shoes[side] <= horizon + self.match_tol_s:
+                return False, None  # that shoe has not spoken yet
+        cands = [p.ic_s for p in later] + [t for ts in early.values() for t in ts]
+        if cands:
+            return True, min(cands)
+        if end or wm > horizon + self.match_tol_s:
+            return True, None
+        return False, None
 
 
 def _compatible(td: Touchdown, placement: Placement, c: Contact) -> bool:

@@ -59,6 +59,7 @@ class RunnerMetrics:
         self.sensors = {x.sensor_id: x for x in sensors if x.runner == runner.name}
         self.chains = {sid: SensorChain(info, self.dsp) for sid, info in self.sensors.items()}
         self._last_data: dict[str, float] = {}
+        self._first_data: dict[str, float] = {}
         self.fusion = StepFusion(s.match_tolerance_s, self.dsp.back.min_step_s, self.dsp.back.max_step_s)
         self.rolling = RollingWindow(runner.name, s.rolling_window_s)
         places = {x.placement for x in self.sensors.values()}
@@ -95,10 +96,11 @@ class RunnerMetrics:
         self.fusion.add(info.placement, res.contacts)
         if isinstance(item, SampleBlock) and len(item):
             self._last_data[item.sensor_id] = item.end_s
+            self._first_data.setdefault(item.sensor_id, item.start_s)
             self._now = max(self._now, item.end_s)
         if res.lean:
             out.extend(self._posture(res.lean_arrays()))
-        out.extend(self._steps(self.fusion.release(self._watermark())))
+        out.extend(self._steps(self.fusion.release(*self._watermarks())))
         out.extend(self._rolling())
         return out
 
@@ -112,19 +114,30 @@ class RunnerMetrics:
         return out
 
     # -- pieces ---------------------------------------------------------------------------------
-    def _watermark(self) -> float:
-        """Fusion may finish steps before this time: every live sensor has moved past it."""
+    def _watermarks(self) -> tuple[float, dict[Side, float], dict[Placement, list[float]]]:
+        """What fusion may rely on.
+
+        The global watermark (every live sensor has moved past it), each live shoe's own, and
+        ICs confirmed but not yet released (lower back).
+        """
         wm = math.inf
+        shoes: dict[Side, float] = {}
+        open_ics: dict[Placement, list[float]] = {}
         stale = self.settings.stale_s
         for sid, chain in self.chains.items():
             last = self._last_data.get(sid)
-            if last is None or last < self._now - stale or not chain.calibrated:
+            if last is None or last < self._now - stale:
                 continue
+            if not chain.calibrated and self._now - self._first_data[sid] > self.dsp.calibration.max_warmup_s:
+                continue  # a pod that does not calibrate is not waited for forever
             w = chain.watermark_s()
             if w is None:
                 continue
             wm = min(wm, w)
-        return wm if wm < math.inf else self._now - stale
+            if chain.placement in _FEET and chain.foot is not None:
+                shoes[Side.LEFT if chain.placement is Placement.LEFT_FOOT else Side.RIGHT] = w
+            open_ics.setdefault(chain.placement, []).extend(chain.open_ics_s())
+        return (wm if wm < math.inf else self._now - stale), shoes, open_ics
 
     def _events(self, info: SensorInfo, contacts: list[Contact]) -> list[Record]:
         out: list[Record] = []

@@ -1,0 +1,89 @@
+"""The DSP on real recordings: Fukuchi virtual pods (force-plate truth) and the adeptdata run.
+
+Skipped, with the reason, when ../shared/datasets is absent. The full tables are printed by
+``python -m bench.accuracy``; these tests pin the headline behaviour on one trial each.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sensorkit.metrics import analyze_items
+from sensorkit.model import EventKind, Placement, Side, StepEvent, StepMetrics, StrikeClass
+from tests.test_dsp_helpers import match
+
+pytestmark = pytest.mark.datasets
+
+
+def _only(info, items, placements):  # type: ignore[no-untyped-def]
+    sensors = tuple(s for s in info.sensors if s.placement in placements)
+    ids = {s.sensor_id for s in sensors}
+    return dataclasses.replace(info, sensors=sensors), [i for i in items if getattr(i, "sensor_id", "") in ids]
+
+
+@functools.lru_cache(maxsize=1)
+def _rbds004(datasets: Path):  # type: ignore[no-untyped-def]
+    from sensorkit.validation import fukuchi
+
+    trial = next(t for t in fukuchi.discover_trials(datasets) if t.trial_id == "RBDS004_T25")
+    return fukuchi.load_session(trial, fukuchi.FukuchiSettings())
+
+
+@pytest.fixture
+def rbds(datasets_dir: Path):  # type: ignore[no-untyped-def]
+    return _rbds004(Path(datasets_dir))
+
+
+def _scored(session, steps):  # type: ignore[no-untyped-def]
+    a, b = session.truth.run_window_s
+    truth = session.truth.steps
+    keep = (truth.ic_s > a + 0.5) & (truth.ic_s < b - 1.0)
+    ic = np.asarray(truth.ic_s)[keep]
+    side = [s for s, k in zip(truth.side, keep, strict=True) if k]
+    det = [s for s in steps if a < s.time_s < b]
+    ti, di = match(ic, np.array([s.time_s for s in det]), 0.05)
+    return ic, side, det, ti, di
+
+
+def test_shoe_pods_time_every_touchdown_within_5_ms_and_see_a_heel_strike(rbds) -> None:  # type: ignore[no-untyped-def]
+    info, items = _only(rbds.info, rbds.items, {Placement.LEFT_FOOT, Placement.RIGHT_FOOT})
+    steps = [r for r in analyze_items(info, items) if isinstance(r, StepMetrics)]
+    ic, _, det, ti, di = _scored(rbds, steps)
+    assert len(ti) == len(ic)  # every force-plate contact found
+    err = np.array([det[d].time_s - ic[i] for i, d in zip(ti, di, strict=True)])
+    assert np.median(np.abs(err)) <= 0.005
+    classes = {det[d].strike_class for d in di}
+    assert classes == {StrikeClass.REARFOOT}  # RBDSinfo: rearfoot at 2.5 m/s
+
+
+def test_back_pod_finds_every_step_and_its_side(rbds) -> None:  # type: ignore[no-untyped-def]
+    info, items = _only(rbds.info, rbds.items, {Placement.LOWER_BACK})
+    steps = [r for r in analyze_items(info, items) if isinstance(r, StepMetrics)]
+    ic, side, det, ti, di = _scored(rbds, steps)
+    assert len(ti) == len(ic)
+    assert all(det[d].side == side[i] for i, d in zip(ti, di, strict=True))
+    err = np.array([det[d].time_s - ic[i] for i, d in zip(ti, di, strict=True)])
+    assert np.median(np.abs(err)) <= 0.010
+    assert {det[d].side for d in di} == {Side.LEFT, Side.RIGHT}
+
+
+def test_adeptdata_shoe_accelerometer_gives_the_stride_cadence(datasets_dir: Path) -> None:
+    from sensorkit.validation import adeptdata
+    from sensorkit.validation.scoring import interval_cadence_spm
+
+    ses = adeptdata.load_session(datasets_dir)
+    ref = ses.reference
+    info, items = _only(ses.info, ses.items, {Placement.LEFT_FOOT})
+    recs = analyze_items(info, items)
+    ic = np.array(sorted(r.time_s for r in recs if isinstance(r, StepEvent) and r.kind is EventKind.INITIAL_CONTACT))
+    starts = np.array([w.start_s for w in ref.windows])
+    spm = interval_cadence_spm(ic[1:], np.diff(ic), starts, 30.0, factor=2.0, max_interval_s=1.6)
+    ref_spm = np.array([w.cadence_spm for w in ref.windows])
+    ok = np.isfinite(ref_spm)
+    err = np.abs(spm[ok] - ref_spm[ok])
+    assert np.isfinite(err).all() and err.max() <= 1.0
