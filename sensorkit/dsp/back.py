@@ -165,7 +165,7 @@ class BackStepDetector:
         if n == 0:
             return []
         gx = gyr_bf_dps[:, 0] if gyr_bf_dps is not None else np.full(n, np.nan)
-        self._raw.append(np.column_stack([time_s, acc_bf_g, gx]))
+        self._raw.append_parts(time_s, acc_bf_g, gx)
         azf = self._fir(acc_bf_g[:, 2])
         if self._skip:
             drop = min(self._skip, n)

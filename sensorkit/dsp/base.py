@@ -66,10 +66,24 @@ class History:
         self._start = self.end if restart_at is None else restart_at
         self._n = 0
 
-    def append(self, rows: F64) -> None:
-        m = rows.shape[0]
+    def append_parts(self, *parts: F64) -> None:
+        """Append rows given as column pieces ((n,) or (n, k) arrays), without stacking first."""
+        m = parts[0].shape[0]
         if m == 0:
             return
+        self._make_room(m)
+        c = 0
+        rows = self._buf[self._n:self._n + m]
+        for p in parts:
+            k = 1 if p.ndim == 1 else p.shape[1]
+            if p.ndim == 1:
+                rows[:, c] = p
+            else:
+                rows[:, c:c + k] = p
+            c += k
+        self._n += m
+
+    def _make_room(self, m: int) -> None:
         if self._n + m > self._buf.shape[0]:
             keep = min(self._n, self.keep)
             drop = self._n - keep
@@ -81,6 +95,12 @@ class History:
                 self._buf[:keep] = self._buf[drop:self._n]
             self._start += drop
             self._n = keep
+
+    def append(self, rows: F64) -> None:
+        m = rows.shape[0]
+        if m == 0:
+            return
+        self._make_room(m)
         self._buf[self._n:self._n + m] = rows
         self._n += m
 

@@ -20,6 +20,7 @@ Look-ahead: until the first calibration (and after a re-clip) samples are held b
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -107,10 +108,14 @@ def _push_off_sign(pitch_dps: F64, quiet: F64, fs: float) -> float:
 
 
 def _angle_deg(a: F64, b: F64) -> float:
-    ua, ub = _unit(a), _unit(b)
-    if ua is None or ub is None:
+    """Angle between two 3-vectors (plain floats: called once a window, numpy is slower)."""
+    ax, ay, az = (float(v) for v in a)
+    bx, by, bz = (float(v) for v in b)
+    na, nb = math.sqrt(ax * ax + ay * ay + az * az), math.sqrt(bx * bx + by * by + bz * bz)
+    if na < 1e-9 or nb < 1e-9:
         return 0.0
-    return float(np.degrees(np.arccos(np.clip(ua @ ub, -1.0, 1.0))))
+    c = (ax * bx + ay * by + az * bz) / (na * nb)
+    return math.degrees(math.acos(min(1.0, max(-1.0, c))))
 
 
 class MountingCalibration:
@@ -194,7 +199,7 @@ class MountingCalibration:
             a, g = acc_g[pos:end], gyr[pos:end]
             self._accumulate(a, g)
             if self.rotation is None:
-                self._hold.append(np.column_stack([time_s[pos:end], a, g]))
+                self._hold.append_parts(time_s[pos:end], a, g)
             elif run_start is None:
                 run_start = pos
             pos = end

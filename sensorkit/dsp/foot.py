@@ -165,7 +165,7 @@ class FootStepDetector:
         n = time_s.shape[0]
         if n == 0:
             return []
-        self._raw.append(np.column_stack([time_s, acc_bf_g, gyr_bf_dps]))
+        self._raw.append_parts(time_s, acc_bf_g, gyr_bf_dps)
         gf = self._fir(gyr_bf_dps[:, 1])
         if self._skip:
             drop = min(self._skip, n)
