@@ -101,7 +101,9 @@ class InfluxTarget:
                 f"({stats.points_written / max(took, 1e-9):,.0f} points/s){left}{warn}")
 
 
-TARGETS: tuple[ExportTarget, ...] = (InfluxTarget(),)
+from sensorkit.analysis.export_targets import TARGETS as _RESEARCH_TARGETS  # noqa: E402
+
+TARGETS: tuple[ExportTarget, ...] = (InfluxTarget(), *_RESEARCH_TARGETS)
 
 
 def _config_section(path: Path | None, section: str) -> dict[str, Any]:
@@ -133,7 +135,8 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     chosen = [t for t in TARGETS if t.wanted(args)]
     if not chosen:
-        args._export_parser.error("name a target, e.g. --influx http://127.0.0.1:8086")
+        args._export_parser.error("name a target, e.g. --influx http://127.0.0.1:8086, --csv DIR, --parquet DIR "
+                                  "or --fit FILE.fit")
     from sensorkit.store.recording import RecordingReader
 
     try:
