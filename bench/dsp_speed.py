@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import time
 from pathlib import Path
@@ -61,7 +62,9 @@ def main() -> None:
     sim = SimulatedRun(SimulationConfig(pods=pods, duration_s=dur))
     dsp = DspSettings()
     rows = []
-    print(f"sensorkit {__version__}, {platform.python_version()}, {platform.processor() or platform.machine()}")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"sensorkit {__version__}, {platform.python_version()}, {platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} cpus, load average {load:.1f} (CPU time inflates when the machine is shared)")
     print(f"{'placement':12s} {'block':>6s} {'samples/s/core':>15s} {'us/sample':>10s} {'contacts':>9s} same")
     for k, info in enumerate(sim.sensors):
         ch = sim.samples(info.sensor_id, 0.0, dur)
@@ -123,7 +126,7 @@ def main() -> None:
         "version": __version__, "seconds": dur, "rows": rows, "ahrs": ahrs_rows,
         "runner_metrics_samples_per_s": e2e, "headline_samples_per_s": head["samples_per_s"],
         "target_samples_per_s": TARGET, "block_sizes_identical": all(r["same_as_block_1000"] for r in rows),
-        "python": platform.python_version(), "machine": platform.machine(),
+        "python": platform.python_version(), "machine": platform.machine(), "load_average": load,
     }, indent=2))
 
 
