@@ -54,5 +54,5 @@ def fmt(v: Any) -> str:
     if v is None:
         return "-"
     if isinstance(v, float):
-        return "-" if v != v else f"{v:.1f}"
+        return "-" if v != v else (f"{v:.3g}" if abs(v) < 10 else f"{v:.1f}")
     return str(v)

@@ -43,7 +43,9 @@ def fmt(v: Any, digits: int = 1) -> str:
     if v is None:
         return "-"
     if isinstance(v, float):
-        return "-" if not math.isfinite(v) else f"{v:.{digits}f}"
+        if not math.isfinite(v):
+            return "-"
+        return f"{v:.3g}" if abs(v) < 10 and digits == 1 else f"{v:.{digits}f}"
     return str(v)
 
 
