@@ -95,9 +95,8 @@ def pacing(speed: float = 20.0, seconds: float = 60.0) -> dict[str, float]:
         async with SimulatorSource(cfg, speed=speed) as src:
             t0 = time.monotonic()
             async for item in src.items():
-                due = getattr(item, "end_s", None)
-                if due is None:
-                    due = getattr(item, "time_s", 0.0)
+                end = getattr(item, "end_s", None)
+                due = float(getattr(item, "time_s", 0.0) if end is None else end)
                 late.append(time.monotonic() - (t0 + due / speed))
         return late
 
