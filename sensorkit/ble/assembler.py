@@ -83,6 +83,18 @@ class PodAssembler:
             self._disconnected = True
         return out
 
+    def end_gap(self, now_s: float) -> Gap | None:
+        """The session ends while the pod is away: the hole from its last sample to now.
+
+        Without it a pod that never came back would just fall silent in the recording.
+        """
+        if not self._disconnected or self._last_end_s is None or self.format is None:
+            return None
+        self._disconnected = False
+        rate = self.format.streams[self.format.primary].rate_hz
+        start = self._last_end_s
+        return self._gap(start, now_s, "disconnected", samples_between(start, now_s, rate))
+
     # -- data -------------------------------------------------------------------------------
 
     @property

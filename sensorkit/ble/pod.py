@@ -27,7 +27,7 @@ from sensorkit.ble.profiles import PROFILES, detect_from_services
 from sensorkit.ble.profiles.base import PodDriver, SpeedReading, StreamFormat
 from sensorkit.ble.settings import BleSettings, PodSettings
 from sensorkit.errors import DecodeError, ProtocolError, SensorkitError, SensorUnavailableError
-from sensorkit.model import SensorHealth, SensorInfo, SourceItem, SpeedSample
+from sensorkit.model import Gap, SensorHealth, SensorInfo, SourceItem, SpeedSample
 from sensorkit.pipeline.channel import Channel, ChannelClosed
 from sensorkit.pipeline.clock import HostClock
 
@@ -156,7 +156,9 @@ class PodRunner:
                 raise
             for item in self.assembler.stop(self.clock.now_s()):
                 await self.out.send(item)
-            if not link.lost.is_set():
+            if link.lost.is_set():
+                log.warning("%s: link lost; reconnecting (the hole is recorded as a gap)", self.pod.label)
+            else:
                 await self._stop_device(link, driver)
         return True
 
@@ -236,6 +238,10 @@ class PodRunner:
             r.distance_m,
             source="rsc",
         )
+
+    def end_gap(self) -> Gap | None:
+        """At session end: the gap of a pod that is disconnected now (None while it streams)."""
+        return None if self.counters.connected else self.assembler.end_gap(self.clock.now_s())
 
     # -- health -----------------------------------------------------------------------------
 

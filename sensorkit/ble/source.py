@@ -144,8 +144,19 @@ class BlePodSource:
                 await self._out.send(pod.health())
 
     async def items(self) -> AsyncIterator[SourceItem]:
-        async for item in self._out:
-            yield item
+        try:
+            async for item in self._out:
+                yield item
+        except asyncio.CancelledError:
+            # The session is stopping: hand over what was already accepted, then close the
+            # hole of every pod that is away right now, so the recording says where it went.
+            for item in self._out.receive_nowait():
+                yield item
+            for pod in self.pods:
+                gap = pod.end_gap()
+                if gap is not None:
+                    yield gap
+            raise
 
 
 def build_ble_sources(

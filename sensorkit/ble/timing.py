@@ -18,6 +18,7 @@ Pure and synchronous (no asyncio); the pod's consumer task drives it.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 
@@ -26,6 +27,8 @@ from numpy.typing import NDArray
 
 from sensorkit.ble.profiles.base import ImuPacket, StreamSpec, Timing
 from sensorkit.sources.clock_sync import ClockSync, ClockSyncSettings, SyncStatus
+
+log = logging.getLogger(__name__)
 
 ARRIVAL_SYNC = ClockSyncSettings(min_drift_span_s=5.0, early_threshold_s=0.25, max_drift_ppm=50_000.0)
 """Streams timed by a sample counter: the "clock" is the sensor's ODR, which can be off by a
@@ -202,6 +205,8 @@ class StreamTimer:
     def _restart_clock(self) -> None:
         """The device clock was reset: a new epoch for device time and for the clock fit."""
         self.clock_resets += 1
+        log.warning("%s: device clock jumped (reboot or reset); clock fit restarted, no samples counted "
+                    "as lost", self.name)
         self._seen = None
         self._last_dev_s = None
         self._last_ref = None
