@@ -49,10 +49,10 @@ class BackStepSettings:
     """Filtered vertical acceleration (g) above which the pelvis is in a stance ..."""
     off_g: float = 0.6
     """... and below which it is in flight (hysteresis)."""
-    ic_fraction: float = 0.08
+    ic_fraction: float = 0.10
     """IC is where the rising edge has climbed this fraction (dimensionless) of the way from
     the flight minimum before it to the stance peak (the median of the last three)."""
-    tc_fraction: float = 0.08
+    tc_fraction: float = 0.12
     """TC is where the falling edge is this fraction (dimensionless) of the way from the
     flight minimum after it up to this stance's peak."""
     flight_search_s: float = 0.15

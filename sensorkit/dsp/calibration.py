@@ -33,7 +33,7 @@ from sensorkit.model import Placement
 class CalibrationSettings:
     """Thresholds of the mounting calibration."""
 
-    window_s: float = 1.0
+    window_s: float = 2.0
     """Length of the windows (s) that are classified as still / running / other."""
     still_acc_std_g: float = 0.03
     """A window is still when the std of |acc| (g) is below this ..."""
@@ -259,12 +259,15 @@ class MountingCalibration:
         Computed on the whole window at once: bit-identical whatever the block boundaries were.
         """
         s = self.settings
-        a, g = self._wbuf[:, :3], self._wbuf[:, 3:]
-        norm = np.sqrt(np.einsum("ij,ij->i", a, a))
-        mean_norm = float(norm.mean())
-        sd = float(norm.std())
-        mean_acc = a.mean(axis=0)
-        gn = np.sqrt(np.einsum("ij,ij->i", g, g)) if self.has_gyro else None
+        w = self._wbuf
+        n = w.shape[0]
+        sq = w * w
+        n2 = sq[:, 0] + sq[:, 1] + sq[:, 2]
+        norm = np.sqrt(n2)
+        mean_norm = float(norm.sum()) / n
+        sd = math.sqrt(max(float(n2.sum()) / n - mean_norm * mean_norm, 0.0))
+        mean_acc = w[:, :3].sum(axis=0) / n
+        gn = np.sqrt(sq[:, 3] + sq[:, 4] + sq[:, 5]) if self.has_gyro else None
         self._w_flat = 0
         if self.placement in (Placement.LEFT_FOOT, Placement.RIGHT_FOOT) and self.rotation is not None:
             flat = np.abs(norm - 1.0) < 0.15
@@ -272,8 +275,8 @@ class MountingCalibration:
                 flat &= gn < s.midstance_gyr_dps
             self._w_flat = int(flat.sum())
             if self._w_flat:
-                self._w_flat_acc = a[flat].mean(axis=0)
-        gyr_ok = gn is None or float(gn.mean()) < s.still_gyr_dps
+                self._w_flat_acc = w[flat, :3].mean(axis=0)
+        gyr_ok = gn is None or float(gn.sum()) / n < s.still_gyr_dps
         if sd < s.still_acc_std_g and gyr_ok and abs(mean_norm - 1.0) < 0.15:
             return self.STILL, mean_acc
         if sd > s.running_acc_std_g:

@@ -144,8 +144,8 @@ class TrunkPosture:
         use_bias = self.settings.bias_correction
         bias = self._bias.update
         grav = []
+        w, x, y, z = getq().tolist()
         for g, (ax, ay, az) in zip(list(gyr), acc.tolist(), strict=True):
-            w, x, y, z = getq().tolist()
             r00, r01, r02 = 1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)
             r10, r11, r12 = 2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)
             r20, r21, r22 = 2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)
@@ -161,7 +161,7 @@ class TrunkPosture:
             v = (r00 * l2x + r10 * l2y + r20 * l2z, r01 * l2x + r11 * l2y + r21 * l2z,
                  r02 * l2x + r12 * l2y + r22 * l2z)
             upd(bias(g) if use_bias else g, v)  # type: ignore[arg-type]  # C API takes any sequence
-            w, x, y, z = getq().tolist()
+            w, x, y, z = getq().tolist()  # the new estimate: gravity now, rotation for the next step
             grav.append((2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)))
         self._earth_lp = (l1x, l1y, l1z, l2x, l2y, l2z)
         return np.array(grav, dtype=np.float64)
