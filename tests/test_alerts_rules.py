@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import pytest
 
@@ -56,8 +57,11 @@ def test_each_form_fault_gives_its_cue_soon_after_the_minimum_duration(drift, ki
     assert cues, f"no cue for {drift}"
     first = cues[0]
     assert first.kind is kind and first.metric == metric
-    # Active only after the smoothed drift crosses the threshold, then held for min_duration_s.
-    assert drift.onset_s + rule.min_duration_s <= first.time_s <= drift.onset_s + rule.min_duration_s + 30
+    # Known answer: the EWMA of a step of size A crosses threshold T after tau * ln(A / (A - T))
+    # (sampled at 1 Hz), then the fault must hold for min_duration_s.
+    a, thr = abs(drift.amount), rule.triggers[metric]
+    crossing = drift.onset_s + math.ceil(s.ewma_tau_s * math.log(a / (a - thr))) - 1
+    assert first.time_s == pytest.approx(crossing + rule.min_duration_s, abs=1.0)
     assert first.trigger_time_s == first.time_s
     assert first.expires_s == pytest.approx(first.time_s + rule.expiry_s)
     assert first.priority == rule.priority
