@@ -13,7 +13,10 @@ T = TypeVar("T")
 
 
 async def run_with_signals(main: Callable[[asyncio.Event], Awaitable[T]]) -> T:
-    """Run ``main(stop)``; SIGINT/SIGTERM set ``stop`` once, and cancel ``main`` the second time."""
+    """Run ``main(stop)``; SIGINT/SIGTERM set ``stop`` once, and cancel ``main`` the second time.
+
+    A forced stop raises KeyboardInterrupt, which the command line turns into exit code 130.
+    """
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     task = asyncio.ensure_future(main(stop))
@@ -40,6 +43,11 @@ async def run_with_signals(main: Callable[[asyncio.Event], Awaitable[T]]) -> T:
             pass
     try:
         return await task
+    except asyncio.CancelledError:
+        if signals_seen > 1 and task.cancelled():
+            # Forced by a second signal: exit like an interrupt (code 130), not with a traceback.
+            raise KeyboardInterrupt from None
+        raise
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
