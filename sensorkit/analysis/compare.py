@@ -171,7 +171,8 @@ def _elapsed(data: RunnerData) -> float:
 
 def metric_figure(a: Side, b: Side, metric: str, label: str) -> bytes:
     """Left: binned median over elapsed time; right: distributions, A and B overlaid."""
-    fig = plots.Figure(figsize=(plots.WIDTH_IN, plots.HEIGHT_IN), layout="constrained")
+    fig = plots.Figure(figsize=(plots.WIDTH_IN, plots.HEIGHT_IN))
+    fig.subplots_adjust(**plots.MARGINS)
     ax_t, ax_h = fig.subplots(1, 2, width_ratios=(2, 1))
     values = [finite(s.data.steps[metric]) for s in (a, b)]
     pooled = np.concatenate(values)
@@ -199,7 +200,8 @@ def metric_figure(a: Side, b: Side, metric: str, label: str) -> bytes:
 
 def shares_figure(a: Side, b: Side) -> bytes:
     """Strike class shares and left share of contact time, A vs B."""
-    fig = plots.Figure(figsize=(plots.WIDTH_IN, plots.HEIGHT_IN), layout="constrained")
+    fig = plots.Figure(figsize=(plots.WIDTH_IN, plots.HEIGHT_IN))
+    fig.subplots_adjust(**plots.MARGINS)
     ax_s, ax_b = fig.subplots(1, 2)
     names = ("rearfoot", "midfoot", "forefoot")
     x = np.arange(len(names))
