@@ -231,3 +231,17 @@ def test_a_gap_restarts_detection_without_inventing_a_step() -> None:
     ref_ic = np.array([c.ic_s for c in ref if not (14.4 < c.ic_s < 16.2)])
     got_ic = np.array([c.ic_s for c in got if not (14.4 < c.ic_s < 16.2)])
     assert np.array_equal(ref_ic[ref_ic > 16.2][:10], got_ic[got_ic > 16.2][:10])
+
+
+def test_non_finite_samples_are_dropped_and_counted_not_propagated() -> None:
+    t, acc, gyr = _signals(Placement.LOWER_BACK)
+    acc = acc.copy()
+    acc[3000, 1] = np.nan
+    acc[3500:3510, 2] = np.inf
+    info = SensorInfo("r/lower_back", "r", Placement.LOWER_BACK, FS)
+    chain = SensorChain(info)
+    blocks = [SampleBlock(info.sensor_id, t[a:a + 200], acc[a:a + 200], gyr[a:a + 200]) for a in range(0, len(t), 200)]
+    contacts = [c for b in blocks for c in chain.update(b).contacts]
+    assert chain.nonfinite_samples == 11 and chain.health().rejected >= 11
+    late = [c for c in contacts if c.ic_s > 19.0]
+    assert late and all(math.isfinite(c.ic_s) and c.impact_g is not None and math.isfinite(c.impact_g) for c in late)

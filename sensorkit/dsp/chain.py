@@ -100,12 +100,15 @@ class SensorChain:
                 else:
                     self.foot_acc = FootAccStepDetector(s.foot_acc, fs, side)
         self._last_t: float | None = None
+        self.nonfinite_samples = 0
+        """Samples dropped because a value was NaN or infinite."""
 
     # -- public ---------------------------------------------------------------------------------
     def reset(self) -> None:
         for st in self._stages():
             st.reset()
         self._last_t = None
+        self.nonfinite_samples = 0
 
     def health(self) -> StageHealth:
         """Combined health: warming up if any stage is; counters summed."""
@@ -116,6 +119,7 @@ class SensorChain:
             out.saturated += h.saturated
             out.rejected += h.rejected
             out.gaps = max(out.gaps, h.gaps)
+        out.rejected += self.nonfinite_samples
         return out
 
     def watermark_s(self) -> float | None:
@@ -143,16 +147,27 @@ class SensorChain:
             return out
         if len(item) == 0:
             return out
-        t = item.time_s
+        t, acc, gyr_all = item.time_s, item.acc_g, item.gyr_dps
+        finite = np.isfinite(t) & np.isfinite(acc).all(axis=1)
+        if gyr_all is not None:
+            finite &= np.isfinite(gyr_all).all(axis=1)
+        if not finite.all():
+            # A NaN would poison every filter state for good: such samples are dropped and
+            # counted; a long enough run of them becomes a gap through the time jump.
+            self.nonfinite_samples += int((~finite).sum())
+            t, acc = t[finite], acc[finite]
+            gyr_all = None if gyr_all is None else gyr_all[finite]
+            if t.shape[0] == 0:
+                return out
         cuts = split_at_gaps(t, self._last_t, self._max_dt)
-        bounds = [0, *[c for c in cuts if c > 0], len(item)]
+        bounds = [0, *[c for c in cuts if c > 0], t.shape[0]]
         for k in range(len(bounds) - 1):
             a, b = bounds[k], bounds[k + 1]
             if (a > 0) or (0 in cuts):
                 self._gap(out)
             if b > a:
-                gyr = None if item.gyr_dps is None else item.gyr_dps[a:b]
-                self._samples(t[a:b], item.acc_g[a:b], gyr, out)
+                gyr = None if gyr_all is None else gyr_all[a:b]
+                self._samples(t[a:b], acc[a:b], gyr, out)
         self._last_t = float(t[-1])
         return out
 
