@@ -124,8 +124,9 @@ def activity_from(data: RunnerData, start_unix_s: float, first_s: float, last_s:
     dist = np.full(n, np.nan)
     if np.isfinite(sp).any():
         dist = np.cumsum(np.nan_to_num(sp))  # 1 s per bin
-    step_len_mm = np.where((cadence > 0) & np.isfinite(sp), sp / (cadence / 60.0) * 1000.0, np.nan)
-    vratio = np.where(step_len_mm > 0, vo_cm * 10.0 / step_len_mm * 100.0, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):  # standing: no steps, no step length
+        step_len_mm = np.where((cadence > 0) & (sp > 0), sp / (cadence / 60.0) * 1000.0, np.nan)
+        vratio = np.where(step_len_mm > 0, vo_cm * 10.0 / step_len_mm * 100.0, np.nan)
     seconds = [FitSecond(float(t_bins[i] - first_s), _val(cadence, i), _val(contact, i), _val(vo_cm * 10.0, i),
                          _val(balance, i), _val(step_len_mm, i), _val(vratio, i), _val(sp, i), _val(dist, i))
                for i in range(n)]
