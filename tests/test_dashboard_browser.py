@@ -24,7 +24,7 @@ from sensorkit.model import SessionInfo
 from sensorkit.mqtt import MqttSettings, build_mqtt_sink
 from sensorkit.pipeline.contracts import Sink
 from sensorkit.pipeline.session import Session
-from tests.support.browser import chromium, fast_fatigue_session, in_thread
+from tests.support.browser import chromium, fast_fatigue_session, in_thread, poll_until
 from tests.support.servers import Mosquitto
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
@@ -34,15 +34,6 @@ UI_TIMEOUT_MS = 120_000  # a loaded 2-core machine: generous, never asserted as 
 VIEWPORT = {"width": 1400, "height": 1000}
 
 ALL_NUMBERS = "() => [...document.querySelectorAll('.tile .num')].map(e => e.textContent).join('|')"
-
-
-async def until(pred: Any, what: str, timeout_s: float = 120.0) -> None:
-    """Poll ``pred`` (state in another thread or process has no event to wait on)."""
-    for _ in range(int(timeout_s / 0.05)):
-        if pred():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"not within {timeout_s} s: {what}")
 
 
 async def expect_live_dashboard(page: Any, artifacts_dir: Path, *, gateway: str | None = None) -> None:
@@ -108,7 +99,7 @@ async def test_a_live_session_behind_a_token(artifacts_dir: Path, monkeypatch: p
         sessions.append(fast_fatigue_session(make_sinks, duration_s=900.0))
         async with in_thread(sessions[0]):
             server = sinks[0].server
-            await until(lambda: server.port, "the server listens")
+            await poll_until(lambda: server.port, "the server listens")
             response = await page.goto(server.url)
             assert response is not None and response.status == 401
             assert TOKEN not in await page.content()
@@ -146,7 +137,7 @@ async def test_team_mode_through_a_real_broker(artifacts_dir: Path, mosquitto: M
     assert central.stderr is not None
     reader = asyncio.create_task(_stderr_lines(central.stderr, log))
     try:
-        await until(lambda: any("dashboard: http://" in line for line in log) or central.returncode is not None,
+        await poll_until(lambda: any("dashboard: http://" in line for line in log) or central.returncode is not None,
                     "the dashboard command listens")
         assert central.returncode is None, "".join(log)
         url = next(re.search(r"http://\S+", line).group(0) for line in log if "dashboard: http://" in line)  # type: ignore[union-attr]

@@ -146,6 +146,7 @@ class DashboardState:
         if r is None:
             return
         r.metrics = {k: _num(row.get(k)) for k in TILE_FIELDS if k in row}
+        r.metrics["metrics_unix_s"] = _num(unix_s, 3)
         self._touch(r, unix_s)
         self._history(r, unix_s, row)
 

@@ -46,7 +46,7 @@ FAST_ALERTS: dict[str, Any] = {
 
 def fast_fatigue_session(sinks: Callable[[SessionInfo], Sequence[Sink]], *, runners: int = 3, speed: float = 8.0,
                          duration_s: float = 240.0, fatigue_onset_s: float = 22.0, fatigue_ramp_s: float = 10.0,
-                         seed: int = 0) -> Session:
+                         seed: int = 0, alerts: dict[str, Any] | None = None) -> Session:
     """A live simulated session of ``runners`` runners whose runner1 fades from ``fatigue_onset_s``.
 
     ``sinks(info)`` builds the session's sinks (as the composition root does, from its info).
@@ -54,7 +54,8 @@ def fast_fatigue_session(sinks: Callable[[SessionInfo], Sequence[Sink]], *, runn
     The fatigue drift is the simulator's (lean +6 deg, cadence -6 %, impact +30 %, contact
     +10 %), reached ``fatigue_ramp_s`` after the onset; the cue engine runs with
     :data:`FAST_ALERTS` so its baseline is ready ~25 s into the run (5 s standing first), and
-    runner1 fades (score > 50, cues) about 35-40 s into it.
+    runner1 fades (score > 50, cues) about 35-40 s into it. ``alerts`` overrides keys of
+    :data:`FAST_ALERTS`.
     """
     configs = demo_runners(runners, duration_s=duration_s, seed=seed, fatigue_onset_s=fatigue_onset_s)
     fatigue = FatigueProfile(onset_s=fatigue_onset_s, ramp_s=fatigue_ramp_s, trunk_lean_deg=6.0,
@@ -66,9 +67,18 @@ def fast_fatigue_session(sinks: Callable[[SessionInfo], Sequence[Sink]], *, runn
     names = list(dict.fromkeys(s.runner for s in sensors))
     info = SessionInfo("dashboard-test", clock.start_unix_s, tuple(RunnerInfo(n) for n in names), sensors,
                        sensorkit.__version__, {"mode": "demo"})
-    alerts = AlertsSettings.model_validate(FAST_ALERTS)
-    stages = {n: [RunnerMetrics(RunnerInfo(n), info.sensors_of(n)), build_cue_engine(n, alerts)] for n in names}
+    cues = AlertsSettings.model_validate({**FAST_ALERTS, **(alerts or {})})
+    stages = {n: [RunnerMetrics(RunnerInfo(n), info.sensors_of(n)), build_cue_engine(n, cues)] for n in names}
     return Session(info, sources, stages, sinks(info))
+
+
+async def poll_until(pred: Callable[[], Any], what: str, timeout_s: float = 120.0) -> None:
+    """Poll ``pred`` (state in another thread or process has no event to wait on)."""
+    for _ in range(int(timeout_s / 0.05)):
+        if pred():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"not within {timeout_s} s: {what}")
 
 
 @asynccontextmanager

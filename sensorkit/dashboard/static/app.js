@@ -285,11 +285,12 @@
 
   function chartOpts(title, series, width, height, syncKey, legend = true) {
     const axis = { stroke: "#8b98a5", grid: { stroke: "#253040", width: 1 }, ticks: { stroke: "#253040" } };
+    const clock = (u, splits) => splits.map((x) => hhmmss(x));
     return {
       title, width, height, scales: { x: { time: true } },
-      series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.stroke, width: 1.6, spanGaps: true,
-        points: { show: false } }))],
-      axes: [axis, { ...axis, size: 50 }],
+      series: [{ value: (u, x) => hhmmss(x) }, ...series.map((s) => ({ label: s.label, stroke: s.stroke, width: 1.6,
+        spanGaps: true, points: { show: false } }))],
+      axes: [{ ...axis, values: clock, space: 70 }, { ...axis, size: 50 }],
       cursor: syncKey ? { sync: { key: syncKey } } : {},
       legend: { show: legend, live: false },
     };
