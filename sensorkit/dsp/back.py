@@ -12,7 +12,8 @@ Side: the pelvis's roll rate averaged over a stance, relative to its whole step,
 in every left stance and positive in every right one on all five Fukuchi trials (three
 runners, 2.5-4.5 m/s; the simulator's pelvis model is fitted to them). Without a gyro the
 medio-lateral acceleration is used: gravity projected through pelvic obliquity makes its
-stance mean positive (to the left) in a left stance, but only on 22-97 % of steps.
+stance mean positive (to the left) in a left stance (weaker: relative to the step mean it is
+right on only 22-97 % of steps, the plain stance mean does better).
 The sign is voted over the alternating step sequence, so single noisy steps do not flip it.
 
 Look-ahead (data time after the event): an IC is confirmed ``min_contact_s`` after its rising
@@ -297,8 +298,10 @@ class BackStepDetector:
         dt = np.where(n_step > 1, (last - t[:, 0]) / np.maximum(n_step - 1, 1), 1.0 / self.fs)
         vo = sf.vertical_oscillation_cm(np.where(m_sp, az, 0.0), m_sp, n_step, dt)
         if np.isnan(gx[:, 0]).any():  # no gyro: obliquity through gravity (weaker)
+            # The plain stance mean (+ on every left step on the simulator and Fukuchi): a
+            # constant offset from calibration cancels in the alternating vote.
             cue_st = sf.row_means(np.where(m_st, ay, 0.0), n_stance) / s.side_acc_scale_g
-            cue = cue_st - sf.row_means(np.where(m_sp, ay, 0.0), n_step) / s.side_acc_scale_g
+            cue = cue_st
         else:  # roll rate: its stance mean is below its step mean in a left stance
             cue_st = -sf.row_means(np.where(m_st, gx, 0.0), n_stance) / s.side_gyr_scale_dps
             cue = cue_st + sf.row_means(np.where(m_sp, gx, 0.0), n_step) / s.side_gyr_scale_dps

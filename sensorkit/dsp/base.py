@@ -121,11 +121,9 @@ def rotate(v: F64, r: F64) -> F64:
     A BLAS matrix product may pick a different kernel (and rounding) for 1 row than for 1000,
     which would break "chunked == batch" bit for bit.
     """
-    x, y, z = v[:, 0], v[:, 1], v[:, 2]
-    out = np.empty_like(v)
-    for i in range(3):
-        out[:, i] = x * r[i, 0] + y * r[i, 1] + z * r[i, 2]
-    return out
+    # Column i is (x * r[i, 0] + y * r[i, 1]) + z * r[i, 2] for every row, as separate ufuncs
+    # (no fused multiply-add): five broadcast calls instead of fifteen per column loop.
+    return v[:, 0:1] * r[:, 0] + v[:, 1:2] * r[:, 1] + v[:, 2:3] * r[:, 2]
 
 
 def interp_time(t: F64, pos: float) -> float:
@@ -167,9 +165,11 @@ def split_at_gaps(t: F64, last_t: float | None, max_dt_s: float) -> list[int]:
     """
     if t.shape[0] == 0:
         return []
-    d = np.diff(t)
-    bad = np.flatnonzero((d > max_dt_s) | (d <= 0)) + 1
-    cuts = bad.tolist()
+    d = t[1:] - t[:-1]
+    if d.shape[0] and d.max() <= max_dt_s and d.min() > 0:
+        cuts: list[int] = []  # the usual case: one clean run, no per-sample mask needed
+    else:
+        cuts = (np.flatnonzero((d > max_dt_s) | (d <= 0)) + 1).tolist()
     if last_t is not None:
         d0 = float(t[0]) - last_t
         if d0 > max_dt_s or d0 <= 0:
