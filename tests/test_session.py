@@ -1,6 +1,7 @@
 """The async pipeline: every item reaches every sink, shutdown flushes, backpressure holds."""
 
 import asyncio
+import collections
 
 import numpy as np
 
@@ -131,3 +132,71 @@ async def test_a_failing_stage_or_sink_does_not_end_the_session() -> None:
     assert np.array_equal(_acc_x(good.items, s.sensor_id), np.arange(100.0))
     assert stats.errors["stage_failed:ann"] == 20
     assert stats.errors["sink_failed:bad"] == 1
+
+
+class HoldingSource(ListSource):
+    """Like a phone's reorder window: holds the last items and hands them over on stop."""
+
+    def __init__(self, infos, blocks) -> None:
+        super().__init__(infos, blocks)
+        self.held = blocks
+        self.handed_over = 0
+
+    async def items(self):
+        try:
+            await asyncio.Event().wait()  # holds everything until stopped
+            yield  # pragma: no cover
+        except asyncio.CancelledError:
+            for block in self.held:
+                self.handed_over += 1
+                yield block
+            raise
+
+
+async def test_stop_lets_a_source_hand_over_what_it_already_accepted() -> None:
+    s = sensor("ann")
+    blocks = ramp_blocks(s, 30, 10)
+    source = HoldingSource([s], blocks)
+    sink = CollectSink(delay_s=0.001, queue_size=1)  # slow: the pump is often blocked on send
+    stop = asyncio.Event()
+    session = Session(_info("ann", sensors=[s]), [source], {}, [sink], input_queue_size=1)
+    task = asyncio.create_task(session.run(stop))
+    await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(task, 10)
+    assert np.array_equal(_acc_x(sink.items, s.sensor_id), np.arange(300.0))
+
+
+class ListSourceWithBacklog(ListSource):
+    """A queue of received blocks (like a BLE notification queue) drained on stop, then a held tail."""
+
+    def __init__(self, infos, blocks, tail) -> None:
+        super().__init__(infos, blocks)
+        self.queue = collections.deque(blocks)
+        self.tail = tail
+
+    async def items(self):
+        try:
+            while self.queue:
+                yield self.queue.popleft()
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            while self.queue:
+                yield self.queue.popleft()
+            for b in self.tail:
+                yield b
+            raise
+
+
+async def test_stop_while_the_pipeline_is_backed_up_still_takes_the_sources_tail() -> None:
+    s = sensor("ann")
+    blocks = ramp_blocks(s, 60, 5)
+    source = ListSourceWithBacklog([s], blocks[:50], blocks[50:])
+    sink = CollectSink(delay_s=0.002, queue_size=1)
+    stop = asyncio.Event()
+    session = Session(_info("ann", sensors=[s]), [source], {}, [sink], input_queue_size=1)
+    task = asyncio.create_task(session.run(stop))
+    await asyncio.sleep(0.02)  # the pump is now blocked sending into the full runner queue
+    stop.set()
+    await asyncio.wait_for(task, 10)
+    assert np.array_equal(_acc_x(sink.items, s.sensor_id), np.arange(300.0))

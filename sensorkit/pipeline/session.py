@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 
@@ -59,8 +59,10 @@ class Session:
         sinks: Sequence[Sink],
         *,
         input_queue_size: int = 256,
+        hand_over_s: float = 10.0,
     ) -> None:
         self.info = info
+        self._hand_over_s = hand_over_s
         self._sources = list(sources)
         self._stages = {r.name: list(stages.get(r.name, ())) for r in info.runners}
         self._sinks = list(sinks)
@@ -115,19 +117,51 @@ class Session:
             p.cancel()
 
     async def _pump(self, source: Source) -> None:
+        items = source.items()
+        in_hand: SourceItem | None = None
         try:
-            async for item in source.items():
-                runner = self._runner_of.get(getattr(item, "sensor_id", ""))
-                if runner is None:
-                    self._errors["unknown_sensor"] += 1
-                    log.warning("dropping item from unknown sensor %r", getattr(item, "sensor_id", None))
-                    continue
-                await self._inputs[runner].send(item)
-        except asyncio.CancelledError:
-            pass  # stop requested: what was already queued is still processed
+            try:
+                async for item in items:
+                    in_hand = item
+                    await self._route(item)
+                    in_hand = None
+            except asyncio.CancelledError:
+                if in_hand is not None:  # the stop came while waiting for room: it was accepted
+                    await self._route(in_hand)
+                await self._hand_over(items)
         except Exception:
             self._errors["source_failed"] += 1
             log.exception("a source failed; the session goes on without it")
+
+    async def _hand_over(self, items: AsyncIterator[SourceItem]) -> None:
+        """After a stop, take what the source already accepted (reorder windows, queues).
+
+        A source may catch the cancellation inside ``items()``, yield what it holds, then
+        re-raise. If the pump (not the source) was suspended when the stop came, the
+        cancellation is thrown into the source here so it gets the same chance.
+        """
+        athrow = getattr(items, "athrow", None)
+        if athrow is None:
+            return
+        try:
+            async with asyncio.timeout(self._hand_over_s):
+                item = await athrow(asyncio.CancelledError())
+                while True:
+                    await self._route(item)
+                    item = await anext(items)
+        except (asyncio.CancelledError, StopAsyncIteration, RuntimeError):
+            pass  # the source re-raised, ended, or had already finished its hand-over
+        except TimeoutError:
+            self._errors["source_handover_timeout"] += 1
+            log.warning("a source kept yielding after stop for %.0f s; the rest is dropped", self._hand_over_s)
+
+    async def _route(self, item: SourceItem) -> None:
+        runner = self._runner_of.get(getattr(item, "sensor_id", ""))
+        if runner is None:
+            self._errors["unknown_sensor"] += 1
+            log.warning("dropping item from unknown sensor %r", getattr(item, "sensor_id", None))
+            return
+        await self._inputs[runner].send(item)
 
     async def _run_runner(self, runner: str) -> None:
         stages = self._stages[runner]

@@ -20,6 +20,10 @@ class Source(Protocol):
 
     ``items()`` ends when the source is exhausted (a file, a finite simulation) and is
     cancelled by the session on shutdown; the source cleans up in ``__aexit__``.
+
+    Data a source has already accepted (a reorder window, a notification queue, a message it
+    acknowledged) must not be lost on shutdown: catch :class:`asyncio.CancelledError` inside
+    ``items()``, yield what is held, then re-raise. The session keeps taking items until then.
     """
 
     @property
