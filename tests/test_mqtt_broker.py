@@ -226,13 +226,18 @@ async def test_an_untrusted_broker_certificate_is_a_clear_error(broker, prefix) 
             pass
 
 
-async def test_no_broker_at_start_is_not_fatal_and_shutdown_stays_bounded() -> None:
-    sink = MqttSink(settings(free_port(), "unused", flush_timeout_s=0.5), runners=["ann"])
+async def test_no_broker_at_start_is_not_fatal_queues_stay_bounded_and_shutdown_too() -> None:
+    sink = MqttSink(settings(free_port(), "unused", flush_timeout_s=0.5, cue_queue_size=2, queue_size=3),
+                    runners=["ann"])
     started = time.monotonic()
     async with running(sink) as feed:
-        feed.put(cue(1.0))
+        feed.put(*(cue(float(t)) for t in range(5)))
+        feed.put(*(RollingMetrics("ann", float(t), 10.0, 28, cadence_spm=170.0) for t in range(10)))
+        await asyncio.sleep(0.2)
+        status = sink.publisher_status()
     assert time.monotonic() - started < 5
     assert sink.connects == 0 and sink.cues_published == 0 and "not reachable" in sink.last_error
+    assert status.cues_dropped_full == 3 and status.messages_dropped == 7
 
 
 async def test_broker_restart_mid_session_reconnects_resumes_and_drops_expired_cues(broker, prefix) -> None:
