@@ -107,3 +107,19 @@ def test_replay_reproduces_the_recorded_runs_metrics_with_its_recorded_settings(
     for table in ("steps", "rolling", "posture", "events"):
         assert a.records(table) == b.records(table), table
     assert {r.window_s for r in b.records("rolling")} == {4.0}
+
+
+def test_the_command_list_and_an_unknown_command(tmp_path: Path) -> None:
+    out = sk("--help", cwd=tmp_path)
+    assert out.returncode == 0
+    for cmd in ("demo", "run", "replay", "analyze", "export", "scan", "config"):
+        assert f"    {cmd} " in out.stdout
+    out = sk("nonsense", cwd=tmp_path)
+    assert out.returncode == 2 and "invalid choice: 'nonsense'" in out.stderr and "'demo'" in out.stderr
+
+
+def test_version_does_not_import_the_signal_processing(tmp_path: Path) -> None:
+    probe = ("import sys\nfrom sensorkit.cli.main import main\ntry:\n    main(['--version'])\n"
+             "except SystemExit:\n    pass\nprint(sorted(m for m in sys.modules if m.startswith('sensorkit.')))")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True)
+    assert "sensorkit.cli.main" in out.stdout and "sensorkit.dsp" not in out.stdout
