@@ -9,6 +9,7 @@ the session length. Results are merged in input order, so a batch gives the same
 from __future__ import annotations
 
 import glob
+import logging
 import multiprocessing
 import os
 import time
@@ -25,6 +26,8 @@ from sensorkit.analysis.outputs import OutputOptions, steps_table, write_outputs
 from sensorkit.analysis.session import StageSettings, analyze_path
 from sensorkit.analysis.summary import session_summaries
 from sensorkit.errors import InputFileError, SensorkitError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +116,9 @@ def run_task(task: Task) -> Outcome:
         out.duration_s = analysis.duration_s
     except SensorkitError as exc:
         out.error = str(exc)
+    except Exception as exc:  # a bug must cost one file, not the study
+        log.exception("analysis of %s failed", task.path)
+        out.error = f"{task.path}: internal error ({type(exc).__name__}: {exc}); please report it"
     out.cpu_s = time.process_time() - c0
     out.wall_s = time.perf_counter() - t0
     return out
