@@ -111,7 +111,8 @@ def run_batch(args: argparse.Namespace) -> int:
     paths = expand(args.files)
     out_dir = args.out_dir or Path("sensorkit-analysis")
     outputs = OutputOptions(out_dir, parquet=not args.no_parquet, report=not args.no_report)
-    jobs = args.jobs or os.cpu_count() or 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    jobs = args.jobs if args.jobs is not None else cores
     if jobs < 1:
         raise ConfigError("--jobs must be >= 1")
     with file_progress(len(paths)) as done:
