@@ -129,3 +129,6 @@ def test_cli_import_then_analyze(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["analyze", str(out)]) == 0
     assert "kim:" in capsys.readouterr().out
     assert main(["import", str(out), "--out", str(tmp_path / "again.skrec")]) == 2  # already a recording
+    phone = write_sensorlogger_export(tmp_path / "phone.zip", 10.0)
+    assert main(["analyze", str(phone), "--runner", "lee"]) == 0  # a phone export analyses directly
+    assert "lee:" in capsys.readouterr().out
