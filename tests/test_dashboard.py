@@ -420,3 +420,27 @@ async def test_a_browser_fed_while_records_stream_ends_up_with_the_latest_state(
         reader.cancel()
     assert view == {f"r{r:02d}": 169.9 for r in range(30)}
     assert received < 200 * 30  # never one message per record
+
+
+# -- wiring ------------------------------------------------------------------------------------
+
+
+def test_the_demo_serves_the_dashboard_by_default_and_prints_where(tmp_path: Path) -> None:
+    cfg = tmp_path / "demo.toml"
+    cfg.write_text("[simulator]\nrunners = 1\nduration_s = 20\n[recording]\nenabled = false\n"
+                   "[audio]\nenabled = false\n[dashboard]\nport = 0\n")
+    out = subprocess.run([sys.executable, "-m", "sensorkit", "demo", "--config", str(cfg), "--speed", "max",
+                          "--no-terminal"], cwd=tmp_path, capture_output=True, text=True, timeout=240)
+    assert out.returncode == 0, out.stderr
+    assert "dashboard: http://127.0.0.1:" in out.stderr
+
+
+def test_a_session_bound_beyond_loopback_without_a_token_does_not_start() -> None:
+    from sensorkit.compose import Mode, assemble
+
+    cfg = parse_config({"simulator": {"runners": 1}, "recording": {"enabled": False},
+                        "audio": {"enabled": False}, "dashboard": {"host": "0.0.0.0"}})
+    with pytest.raises(ConfigError, match="needs an access token"):
+        assemble(cfg, Mode.DEMO, terminal=False)
+    assembly = assemble(cfg, Mode.RUN, terminal=False, dashboard=False)  # run: off unless enabled
+    assert not any(isinstance(s, DashboardSink) for s in assembly.sinks)
