@@ -130,12 +130,28 @@ def _replay(d: Json) -> list[Figure]:
     v = d.get("headline_x_real_time", d.get("x_real_time"))
     if v is None:
         v = _first_key_like(d, "x_real_time")
-    return [at_least("replay 1 h, 3 pods @200 Hz, one core", v, 2000, "x real time")]
+    return [at_least("replay --max 1 h, 3 pods @200 Hz, live blocks", v, 2000, "x real time/CPU s"),
+            info("replay on a 1 s grid", d.get("x_real_time_per_cpu_s_1s_grid_replay"), "x real time/CPU s"),
+            info("offline analyze", d.get("x_real_time_per_cpu_s_offline_analyze"), "x real time/CPU s")]
 
 
 def _batch(d: Json) -> list[Figure]:
     v = d.get("speedup_2_cores", d.get("scaling", _first_key_like(d, "speedup")))
-    return [info("batch analysis speed-up 1 -> 2 cores", v, "x"), *headline_figures(d)[:2]]
+    same = d.get("identical_results")
+    return [info("batch analysis speed-up 1 -> 2 cores", v, "x"),
+            info("batch analysis on 2 cores", d.get("headline_x_real_time_2_cores"), "x real time"),
+            Figure("same results on 1 and 2 cores", "yes" if same else ("no" if same is False else None), "", "yes",
+                   None if same is None else bool(same))]
+
+
+def _dashboard(d: Json) -> list[Figure]:
+    head = dig(d, "scenarios.0") or {}
+    return [info("dashboard CPU, 30 runners, 1 browser", head.get("dashboard_cpu_pct"), "% of a core"),
+            info("record -> browser p95", head.get("latency_ms_p95"), "ms")]
+
+
+def _pipeline(d: Json) -> list[Figure]:
+    return [info("runners per core by CPU, live 40 ms blocks", d.get("headline_runners_per_core_cpu"), "runners")]
 
 
 def _first_key_like(d: Any, fragment: str) -> Any:
@@ -224,11 +240,17 @@ SPECS: tuple[Spec, ...] = (
     Spec("ble_throughput", "bench.ble_throughput", (), ("--seconds", "3", "--reconnects", "2"), _ble),
     Spec("cues_latency", "bench.cues_latency", (), ("--seconds", "8"), _cues_latency),
     Spec("cues_detection", "bench.cues_detection", (), ("--quick",), _cues_detection),
-    Spec("dashboard_load", "bench.dashboard_load", (), ("--quick",)),
+    Spec("pipeline_cost", "bench.pipeline_cost", (), ("--quick",), _pipeline),
+    Spec("dashboard_load", "bench.dashboard_load", (), ("--seconds", "3"), _dashboard),
+    Spec("simulator_realism", "bench.simulator_realism", ()),
     Spec("phone_ingest", "bench.phone_ingest", (), ("--seconds", "10"), _phone_ingest),
     # The 100,000-case fuzz run takes ~1.5 CPU hours: run it on its own (see docs/performance.md).
     Spec("phone_fuzz", "bench.phone_fuzz", ("--cases", "2000"), ("--cases", "50"), _phone_fuzz),
 )
+
+
+NOT_BENCHMARKS = frozenset({"dashboard_screenshot"})
+"""Modules in bench/ that are tools, not benchmarks (the screenshot rewrites docs/img)."""
 
 
 def select(specs: Iterable[Spec], only: Iterable[str] | None) -> list[Spec]:

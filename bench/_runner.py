@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench._registry import SPECS, Figure, Spec
+from bench._registry import NOT_BENCHMARKS, SPECS, Figure, Spec
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -56,7 +56,7 @@ def discover(specs: Sequence[Spec] = SPECS) -> list[Spec]:
     """The registry plus any ``bench/<name>.py`` it does not list yet (run without arguments)."""
     known = {s.name for s in specs}
     extra = [Spec(p.stem, f"bench.{p.stem}") for p in sorted(BENCH.glob("*.py"))
-             if not p.stem.startswith("_") and p.stem not in known]
+             if not p.stem.startswith("_") and p.stem not in known | NOT_BENCHMARKS]
     return [*specs, *extra]
 
 
