@@ -179,7 +179,7 @@ def test_the_dashboard_section_of_the_config() -> None:
     cfg = parse_config({"dashboard": {"enabled": True, "port": 9000, "update_hz": 2}})
     assert cfg.dashboard.active(demo=False) and cfg.dashboard.port == 9000
     with pytest.raises(ConfigError, match=r"dashboard\.update_hz"):
-        parse_config({"dashboard": {"update_hz": 0.5}})
+        parse_config({"dashboard": {"update_hz": 1.0}})  # the page updates at 2 Hz at least
     with pytest.raises(ConfigError, match="unknown key"):
         parse_config({"dashboard": {"token": "inline secrets are not a thing"}})
 
@@ -221,7 +221,17 @@ async def test_on_loopback_without_a_token_the_page_script_and_snapshot_are_serv
             assert r.status in (403, 404)
 
 
-async def test_with_a_token_every_request_needs_it_and_the_token_never_appears() -> None:
+async def test_an_open_dashboard_answers_only_to_loopback_host_names() -> None:
+    async with serving() as server, aiohttp.ClientSession() as http:
+        for host, status in [("evil.example", 403), (f"evil.example:{server.port}", 403), ("192.168.1.7", 403),
+                             (f"localhost:{server.port}", 200), (f"127.0.0.1:{server.port}", 200), ("[::1]", 200)]:
+            async with http.get(server.url + "api/snapshot", headers={"Host": host}) as r:
+                assert r.status == status, host  # DNS rebinding cannot reach an open dashboard
+
+
+async def test_with_a_token_every_request_needs_it_and_the_token_never_appears(
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
     async with serving(token=TOKEN) as server, aiohttp.ClientSession() as http:
         for path in ["", "static/app.js", "api/snapshot", "static/uPlot.iife.min.js"]:
             async with http.get(server.url + path) as r:
@@ -238,7 +248,10 @@ async def test_with_a_token_every_request_needs_it_and_the_token_never_appears()
             assert r.status == 200 and TOKEN not in await r.text()
         async with http.ws_connect(server.url + "ws", headers=auth) as ws:
             assert (await ws.receive_json(timeout=10))["type"] == "snapshot"
+        async with http.get(server.url + "api/snapshot", headers={**auth, "Host": "evil.example"}) as r:
+            assert r.status == 200  # with a token, the token is the gate
     assert server.auth.rejected >= 8
+    assert "dashboard: http://127.0.0.1:" in caplog.text and TOKEN not in caplog.text
 
 
 async def test_signing_in_sets_a_cookie_that_opens_the_page_and_the_websocket() -> None:

@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from sensorkit.dashboard.settings import is_loopback
+
 log = logging.getLogger(__name__)
 
 COOKIE = "sensorkit_dashboard"
@@ -65,6 +67,16 @@ def same_origin(request: web.Request) -> bool:
     return urlsplit(origin).netloc.lower() == (request.host or "").lower()
 
 
+def loopback_host(request: web.Request) -> bool:
+    """Whether the Host header names this machine (127.0.0.1, localhost, [::1], with any port)."""
+    host = (request.host or "").strip().lower()
+    if host.startswith("["):
+        name = host[1:].split("]", 1)[0]
+    else:
+        name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    return is_loopback(name)
+
+
 class TokenAuth:
     """Checks requests against one token; ``None`` means the dashboard is open (loopback only)."""
 
@@ -90,6 +102,10 @@ class TokenAuth:
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not self.enabled and not loopback_host(request):
+            # Open (no token) means loopback only; a foreign Host header is DNS rebinding.
+            self.rejected += 1
+            raise web.HTTPForbidden(text="sensorkit dashboard: use http://127.0.0.1 or http://localhost")
         if request.path == "/login" or self.authorized(request):
             return await handler(request)
         self.rejected += 1

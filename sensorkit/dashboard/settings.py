@@ -41,7 +41,7 @@ class DashboardSettings(BaseModel):
     token_env: str | None = Field(None, description="Environment variable holding the access token "
                                   f"(at least {MIN_TOKEN_CHARS} characters).")
     token_file: Path | None = Field(None, description="File whose first line is the access token.")
-    update_hz: float = Field(4.0, ge=1.0, le=20.0, description="Rate at which browsers get the latest state "
+    update_hz: float = Field(4.0, ge=2.0, le=20.0, description="Rate at which browsers get the latest state "
                              "of every runner that changed (server-side coalescing).")
     history_s: float = Field(600.0, ge=60.0, le=3600.0, description="Length of the charts' history kept "
                              "per runner, seconds of data time.")
