@@ -98,7 +98,7 @@ def read_csv(path: str | Path, options: CsvOptions | None = None) -> CsvStream:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise InputFileError(p, f"cannot read: {exc.strerror or exc}") from exc
-    lines = data.decode("utf-8", errors="replace").splitlines()
+    lines = data.decode("utf-8-sig", errors="replace").splitlines()  # -sig: Excel's "CSV UTF-8" BOM
     content = (i for i, ln in enumerate(lines) if ln.strip() and not ln.lstrip().startswith("#"))
     header_line = next(content, None)
     if header_line is None:
