@@ -184,23 +184,27 @@ class BackStepDetector:
         if hi <= lo:
             return out
         x = self._filt.view(lo, hi)[:, 0]
-        st = np.full(x.shape[0], -1, dtype=np.int8)
-        st[x > s.on_g] = 1
-        st[x < s.off_g] = 0
-        known = np.where(st >= 0, np.arange(x.shape[0]), -1)
-        np.maximum.accumulate(known, out=known)
-        state = np.where(known >= 0, st[np.maximum(known, 0)], self._state)
-        d = np.diff(state, prepend=self._state)
-        edges = np.flatnonzero(d)
-        for e in edges.tolist():
-            j = lo + e
-            self._confirm_rise(j, out)
-            if d[e] > 0:
-                self._rise = j
-                self._rise_confirmed = False
-            elif self._rise is not None:
-                self._close(j)
-        self._state = int(state[-1])
+        # Most blocks never cross the threshold that would leave the current state: then the
+        # state holds throughout and there is no edge (same result as the full pass below).
+        stays = not (x > s.on_g).any() if self._state == 0 else not (x < s.off_g).any()
+        if not stays:
+            st = np.full(x.shape[0], -1, dtype=np.int8)
+            st[x > s.on_g] = 1
+            st[x < s.off_g] = 0
+            known = np.where(st >= 0, np.arange(x.shape[0]), -1)
+            np.maximum.accumulate(known, out=known)
+            state = np.where(known >= 0, st[np.maximum(known, 0)], self._state)
+            d = np.diff(state, prepend=self._state)
+            edges = np.flatnonzero(d)
+            for e in edges.tolist():
+                j = lo + e
+                self._confirm_rise(j, out)
+                if d[e] > 0:
+                    self._rise = j
+                    self._rise_confirmed = False
+                elif self._rise is not None:
+                    self._close(j)
+            self._state = int(state[-1])
         self._cursor = hi
         self._confirm_rise(hi, out)
         if self._rise is not None and hi - self._rise > self._max_contact_n + self._flight_n:

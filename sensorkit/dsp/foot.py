@@ -184,25 +184,29 @@ class FootStepDetector:
         if hi <= lo:
             return
         x = self._filt.view(lo, hi)[:, 0]
-        st = np.full(x.shape[0], -1, dtype=np.int8)
-        st[x < -s.swing_on_dps] = 1
-        st[x > -s.swing_off_dps] = 0
-        known = np.where(st >= 0, np.arange(x.shape[0]), -1)
-        np.maximum.accumulate(known, out=known)
-        state = np.where(known >= 0, st[np.maximum(known, 0)], self._state).astype(np.int8)
-        d = np.diff(np.concatenate([[self._state], state]))
-        for e in np.flatnonzero(d != 0).tolist():
-            j = lo + e
-            self._run_pending_ic(j)
-            if d[e] > 0:  # maybe a swing starts
-                self._swing_start = j
-            elif self._swing_start is not None:
-                start, self._swing_start = self._swing_start, None
-                if j - start >= self._min_swing_n:  # a real swing: the stance before it is over
-                    self._end_stance(start, out)
-                    self._pending_ic = j  # touchdown follows
-                # else: a short dip (a forefoot strike's heel drop) inside the stance
-        self._state = int(state[-1])
+        # Most blocks never cross the threshold that would leave the current state: then the
+        # state holds throughout and there is no edge (same result as the full pass below).
+        stays = not (x < -s.swing_on_dps).any() if self._state == 0 else not (x > -s.swing_off_dps).any()
+        if not stays:
+            st = np.full(x.shape[0], -1, dtype=np.int8)
+            st[x < -s.swing_on_dps] = 1
+            st[x > -s.swing_off_dps] = 0
+            known = np.where(st >= 0, np.arange(x.shape[0]), -1)
+            np.maximum.accumulate(known, out=known)
+            state = np.where(known >= 0, st[np.maximum(known, 0)], self._state).astype(np.int8)
+            d = np.diff(np.concatenate([[self._state], state]))
+            for e in np.flatnonzero(d != 0).tolist():
+                j = lo + e
+                self._run_pending_ic(j)
+                if d[e] > 0:  # maybe a swing starts
+                    self._swing_start = j
+                elif self._swing_start is not None:
+                    start, self._swing_start = self._swing_start, None
+                    if j - start >= self._min_swing_n:  # a real swing: the stance before it is over
+                        self._end_stance(start, out)
+                        self._pending_ic = j  # touchdown follows
+                    # else: a short dip (a forefoot strike's heel drop) inside the stance
+            self._state = int(state[-1])
         self._cursor = hi
         self._run_pending_ic(hi)
 

@@ -59,6 +59,7 @@ class RunnerMetrics:
         self.sensors = {x.sensor_id: x for x in sensors if x.runner == runner.name}
         self.chains = {sid: SensorChain(info, self.dsp) for sid, info in self.sensors.items()}
         self._last_data: dict[str, float] = {}
+        self._marks: dict[str, tuple[bool, float | None, list[float]]] = {}
         self._first_data: dict[str, float] = {}
         self.fusion = StepFusion(s.match_tolerance_s, self.dsp.back.min_step_s, self.dsp.back.max_step_s)
         self.rolling = RollingWindow(runner.name, s.rolling_window_s)
@@ -87,6 +88,9 @@ class RunnerMetrics:
             return []
         out: list[Record] = []
         res = chain.update(item)
+        # A chain's watermark and open ICs change only when it is updated: read them once here
+        # instead of for every chain on every item.
+        self._marks[item.sensor_id] = (chain.calibrated, chain.watermark_s(), chain.open_ics_s())
         info = chain.info
         for cal in res.calibrations:
             matrix = tuple(float(v) for v in cal.sf_to_bf.ravel())
@@ -128,15 +132,15 @@ class RunnerMetrics:
             last = self._last_data.get(sid)
             if last is None or last < self._now - stale:
                 continue
-            if not chain.calibrated and self._now - self._first_data[sid] > self.dsp.calibration.max_warmup_s:
+            calibrated, w, open_now = self._marks[sid]
+            if not calibrated and self._now - self._first_data[sid] > self.dsp.calibration.max_warmup_s:
                 continue  # a pod that does not calibrate is not waited for forever
-            w = chain.watermark_s()
             if w is None:
                 continue
             wm = min(wm, w)
             if chain.placement in _FEET and chain.foot is not None:
                 shoes[Side.LEFT if chain.placement is Placement.LEFT_FOOT else Side.RIGHT] = w
-            open_ics.setdefault(chain.placement, []).extend(chain.open_ics_s())
+            open_ics.setdefault(chain.placement, []).extend(open_now)
         return (wm if wm < math.inf else self._now - stale), shoes, open_ics
 
     def _events(self, info: SensorInfo, contacts: list[Contact]) -> list[Record]:
