@@ -50,10 +50,10 @@ def fmt(v: Any, digits: int = 1) -> str:
 
 
 def table(header: Sequence[str], rows: Iterable[Sequence[Any]], cls: str = "") -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    head = "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>" if any(header) else ""
     body = "".join("<tr>" + "".join(f"<td>{html.escape(fmt(c))}</td>" for c in row) + "</tr>" for row in rows)
     attr = f' class="{cls}"' if cls else ""
-    return f"<table{attr}><tr>{head}</tr>{body}</table>"
+    return f"<table{attr}>{head}{body}</table>"
 
 
 def image(png: bytes, alt: str) -> str:
