@@ -158,8 +158,8 @@ class DashboardServer:
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
-        for client in list(self._clients):
-            await client.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server stopping")
+        await asyncio.gather(*(c.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server stopping")
+                               for c in list(self._clients)), return_exceptions=True)
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

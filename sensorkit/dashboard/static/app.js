@@ -118,6 +118,7 @@
     const after = [...tiles.children].find((t) => t.dataset.runner.localeCompare(name, undefined, { numeric: true }) > 0);
     tiles.insertBefore(node, after || null);
     $("empty").hidden = true;
+    document.body.dataset.dense = String(runners.size > 12);
     return r;
   }
 
@@ -229,6 +230,7 @@
       Object.assign(cfg, msg.config || {});
       for (const r of runners.values()) r.el.remove();
       runners.clear();
+      document.body.dataset.dense = "false";
       feed = [];
       lastCueId = 0;
       $("cues").replaceChildren();
