@@ -40,8 +40,10 @@ def test_fit_activity_round_trips_through_fitdecode(recording: Path, tmp_path: P
         data = runner_data(reader, "runner1")
     msgs = _decode(paths[0])  # CRCs checked by fitdecode
     assert msgs["file_id"][0]["type"] == "activity"
+    assert msgs["device_info"][0]["product_name"] == "sensorkit"  # the creator
     session, lap, activity = msgs["session"][0], msgs["lap"][0], msgs["activity"][0]
     assert session["sport"] == "running" and activity["num_sessions"] == 1
+    assert session["trigger"] == "activity_end" and lap["lap_trigger"] == "session_end"
     start = dt.datetime.fromtimestamp(START_UNIX_S, dt.UTC)
     assert session["start_time"] == start
     records = msgs["record"]

@@ -17,6 +17,7 @@ What is written, per the FIT profile's conventions for running:
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -146,12 +147,23 @@ def encode_fit(activity: FitActivity) -> bytes:
     """The activity as FIT bytes (header, definitions, messages, CRC)."""
     from fit_tool.fit_file_builder import FitFileBuilder
     from fit_tool.profile.messages.activity_message import ActivityMessage
+    from fit_tool.profile.messages.device_info_message import DeviceInfoMessage
     from fit_tool.profile.messages.event_message import EventMessage
     from fit_tool.profile.messages.file_id_message import FileIdMessage
     from fit_tool.profile.messages.lap_message import LapMessage
     from fit_tool.profile.messages.record_message import RecordMessage
     from fit_tool.profile.messages.session_message import SessionMessage
-    from fit_tool.profile.profile_type import Activity, Event, EventType, FileType, Manufacturer, Sport, SubSport
+    from fit_tool.profile.profile_type import (
+        Activity,
+        Event,
+        EventType,
+        FileType,
+        LapTrigger,
+        Manufacturer,
+        SessionTrigger,
+        Sport,
+        SubSport,
+    )
 
     if activity.start_unix_s < FIT_EPOCH_UNIX_S:
         raise FitExportError("the session has no wall-clock start time (FIT needs one); give it with --start")
@@ -166,6 +178,13 @@ def encode_fit(activity: FitActivity) -> bytes:
     fid.serial_number = 1
     fid.time_created = start_ms
     b.add(fid)
+    creator = DeviceInfoMessage()
+    creator.timestamp = start_ms
+    creator.device_index = 0  # the creator
+    creator.manufacturer = Manufacturer.DEVELOPMENT.value
+    creator.product_name = "sensorkit"
+    creator.software_version = _software_version()
+    b.add(creator)
 
     ev = EventMessage()
     ev.event, ev.event_type, ev.timestamp = Event.TIMER, EventType.START, start_ms
@@ -212,6 +231,9 @@ def encode_fit(activity: FitActivity) -> bytes:
         if isinstance(msg, SessionMessage):
             msg.first_lap_index = 0
             msg.num_laps = 1
+            msg.trigger = SessionTrigger.ACTIVITY_END
+        else:
+            msg.lap_trigger = LapTrigger.SESSION_END
         b.add(msg)
 
     act = ActivityMessage()
@@ -220,8 +242,21 @@ def encode_fit(activity: FitActivity) -> bytes:
     act.num_sessions = 1
     act.type = Activity.MANUAL
     act.event, act.event_type = Event.ACTIVITY, EventType.STOP
+    end_unix_s = activity.start_unix_s + activity.total_elapsed_s
+    act.local_timestamp = round(end_unix_s + time.localtime(end_unix_s).tm_gmtoff - FIT_EPOCH_UNIX_S)
     b.add(act)
     return bytes(b.build().to_bytes())
+
+
+def _software_version() -> float:
+    """The sensorkit version as FIT's ``major.minor`` number (0 if it does not parse)."""
+    import sensorkit
+
+    try:
+        major, minor = sensorkit.__version__.split(".")[:2]
+        return float(f"{int(major)}.{int(minor)}")
+    except ValueError:
+        return 0.0
 
 
 def write_fit(activity: FitActivity, path: str | Path) -> Path:
