@@ -137,3 +137,9 @@ def test_cli_history_over_a_folder_with_config_and_json(tmp_path: Path, capsys: 
     bad = tmp_path / "bad.toml"
     bad.write_text("[history]\nshoe_replace_km = 5\n")
     assert main(["history", "--config", str(bad)]) == 2
+
+
+def test_every_history_setting_is_documented_and_an_empty_section_works() -> None:
+    assert HistorySettings.model_validate({}) == HistorySettings()
+    for name, f in HistorySettings.model_fields.items():
+        assert f.description and len(f.description) > 15, name
