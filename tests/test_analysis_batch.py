@@ -86,3 +86,23 @@ def test_patterns_that_match_nothing_are_errors_and_names_stay_unique(tmp_path: 
     with pytest.raises(InputFileError, match="no such file"):
         expand([str(tmp_path / "missing.csv")])
     assert stems(["a/run.csv", "b/run.csv", "c/run.skrec/", "d.zip"]) == ["run", "run-2", "run-3", "d"]
+
+
+def test_a_multithreaded_caller_gets_safe_workers_and_the_same_results(inputs: list[str], tmp_path: Path) -> None:
+    """With other threads running, fork could deadlock: workers then come from a fork server."""
+    import threading
+
+    from sensorkit.analysis.batch import _pool_context
+
+    stop = threading.Event()
+    busy = threading.Thread(target=stop.wait, name="other-work")
+    busy.start()
+    try:
+        assert _pool_context().get_start_method() in ("forkserver", "spawn")
+        threaded = run_batch(inputs[:2], OutputOptions(tmp_path / "t", report=False), stages=STAGES, jobs=2)
+    finally:
+        stop.set()
+        busy.join()
+    plain = run_batch(inputs[:2], OutputOptions(tmp_path / "p", report=False), stages=STAGES, jobs=1)
+    assert not threaded.failed and _rows(threaded.summary) == _rows(plain.summary)
+    assert _files(tmp_path / "t") == _files(tmp_path / "p")

@@ -12,6 +12,7 @@ import glob
 import logging
 import multiprocessing
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -125,9 +126,20 @@ def run_task(task: Task) -> Outcome:
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:
-    """Fork where available: workers start in milliseconds with sensorkit already imported."""
+    """How workers start: fork when that is safe, else a fork server, else spawn.
+
+    fork starts workers in milliseconds with sensorkit already imported, but forking a process
+    that runs other threads can deadlock (a lock held at the fork stays held), so a
+    multi-threaded caller gets a fork server that imports the analysis once.
+    """
     methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    if "fork" in methods and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    if "forkserver" in methods:
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["sensorkit.analysis.batch"])
+        return ctx
+    return multiprocessing.get_context("spawn")
 
 
 def summary_table(outcomes: Sequence[Outcome]) -> pa.Table:
