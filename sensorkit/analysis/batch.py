@@ -165,7 +165,9 @@ def run_batch(paths: Sequence[str], outputs: OutputOptions, *, inputs: InputOpti
             if on_done:
                 on_done(outcomes[i])
     else:
-        with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=_pool_context()) as pool:
+        ctx = _pool_context()
+        log.debug("%d worker processes, started by %s", min(jobs, len(tasks)), ctx.get_start_method())
+        with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=ctx) as pool:
             futures = {pool.submit(run_task, t): i for i, t in enumerate(tasks)}
             for fut in as_completed(futures):
                 i = futures[fut]

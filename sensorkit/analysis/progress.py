@@ -32,11 +32,15 @@ def file_progress(total: int, label: str = "analysing") -> Iterator[Callable[[Ou
     console = Console(stderr=True)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("eta"), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=False, disable=total <= 1 and not console.is_terminal) as bar:
+    # No refresh thread: the batch forks its workers, which is only safe in a single-threaded process.
+    with Progress(*columns, console=console, transient=False, auto_refresh=False,
+                  disable=total <= 1 and not console.is_terminal) as bar:
         task = bar.add_task(label, total=total)
+        bar.refresh()
 
         def done(outcome: Outcome) -> None:
             bar.advance(task)
+            bar.refresh()
 
         yield done
 
