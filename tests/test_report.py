@@ -130,3 +130,19 @@ def test_hedges_g_recovers_a_known_shift_and_widens_for_autocorrelated_steps() -
     _, lo2, hi2, na2, _ = hedges_g(walk_a, walk_b)
     assert na2 < na and (hi2 - lo2) > (hi - lo)
     assert math.isnan(hedges_g(a[:5], b)[0])  # too few values: no effect size
+
+
+def test_cli_compare_writes_one_report_and_names_a_wrong_runner(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from sensorkit.cli.main import main
+    from tests.test_analysis_data import write_back_csv
+
+    a, b = write_back_csv(tmp_path / "a.csv", 30.0, seed=1), write_back_csv(tmp_path / "b.csv", 30.0, seed=2)
+    out = tmp_path / "c.html"
+    assert main(["compare", str(a), str(b), "--out", str(out), "--label-a", "monday", "--label-b", "friday"]) == 0
+    assert "monday vs friday" in capsys.readouterr().out
+    images = _images(out.read_text())
+    assert images and all(png.startswith(b"\x89PNG") for _, png in images)
+    assert main(["compare", str(a), str(b), "--runner-b", "nobody"]) == 2
+    assert "--runner-b 'nobody'" in capsys.readouterr().err
+    assert main(["compare", str(a), str(a), "--window-a", "2:1"]) == 2
