@@ -114,3 +114,25 @@ def test_a_csv_import_exports_to_fit_with_an_explicit_start(tmp_path: Path) -> N
     msgs = _decode(tmp_path / "b.fit")
     assert len(msgs["record"]) == 30
     assert "speed" not in msgs["record"][10] or msgs["record"][10]["speed"] is None  # a back pod knows no speed
+
+
+def test_a_two_runner_recording_gives_one_fit_file_per_runner(tmp_path: Path) -> None:
+    from sensorkit.model import Placement, RunnerInfo, SessionInfo
+    from sensorkit.sources.simulator.feed import ItemFeed
+    from sensorkit.store.recording import RecordingWriter
+
+    runs = [fatigue_run(30.0, seed=s, name=n, placements=(Placement.LOWER_BACK,)) for s, n in ((1, "ana"), (2, "ben"))]
+    info = SessionInfo("pair", START_UNIX_S, tuple(RunnerInfo(r.runner.name) for r in runs),
+                       tuple(s for r in runs for s in r.sensors), "test")
+    with RecordingWriter(tmp_path / "pair.skrec", info) as w:
+        for run in runs:
+            for window in ItemFeed(run).windows():
+                w.write_many(item for _, item in window)
+    assert main(["export", str(tmp_path / "pair.skrec"), "--fit", str(tmp_path / "pair.fit")]) == 0
+    for name in ("ana", "ben"):
+        msgs = _decode(tmp_path / f"pair-{name}.fit")
+        assert 29 <= len(msgs["record"]) <= 30 and msgs["session"][0]["total_strides"] > 30
+    rec = str(tmp_path / "pair.skrec")
+    assert main(["export", rec, "--fit", str(tmp_path / "one.fit"), "--fit-runner", "ben"]) == 0
+    assert (tmp_path / "one.fit").exists() and not (tmp_path / "one-ana.fit").exists()
+    assert main(["export", rec, "--fit", str(tmp_path / "x.fit"), "--fit-runner", "cy"]) == 2
