@@ -4,7 +4,7 @@ Against live simulated sessions of 3 runners at 8x real time (runner1's form fad
 of data time; the cue engine's baseline is ready after ~25 s), each on its own event loop
 in a thread as a separate process would be: tiles appear, values change, the
 fatigue drift raises an alert that shows on the page, the token is enforced, and in team mode
-the same happens through a real mosquitto broker (gateway MqttSink -> broker -> the
+the same happens through a real mosquitto broker (two gateways' MqttSinks -> broker -> the
 ``sensorkit dashboard`` command -> browser). Screenshots are kept in test-artifacts/.
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -126,7 +127,7 @@ async def _stderr_lines(stream: asyncio.StreamReader, lines: list[str]) -> None:
 @pytest.mark.servers
 async def test_team_mode_through_a_real_broker(artifacts_dir: Path, mosquitto: Mosquitto,
                                                monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Gateway (MqttSink, TLS + password) -> mosquitto -> `sensorkit dashboard --mqtt` -> browser."""
+    """Two gateways (MqttSink, TLS + password) -> mosquitto -> `sensorkit dashboard --mqtt` -> browser."""
     monkeypatch.setenv("SK_MQTT_PW", mosquitto.password)
     central = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "sensorkit", "dashboard", "--port", "0", "--title", "track session",
@@ -136,20 +137,26 @@ async def test_team_mode_through_a_real_broker(artifacts_dir: Path, mosquitto: M
     log: list[str] = []
     assert central.stderr is not None
     reader = asyncio.create_task(_stderr_lines(central.stderr, log))
-    try:
-        await poll_until(lambda: any("dashboard: http://" in line for line in log) or central.returncode is not None,
-                    "the dashboard command listens")
-        assert central.returncode is None, "".join(log)
-        url = next(re.search(r"http://\S+", line).group(0) for line in log if "dashboard: http://" in line)  # type: ignore[union-attr]
-        gateway = MqttSettings(enabled=True, host="127.0.0.1", port=mosquitto.tls_port, tls=True,
-                               ca_file=mosquitto.ca_file, username=mosquitto.username, password_env="SK_MQTT_PW",
-                               topic_prefix="club", gateway="gw-track")
+
+    def gateway(name: str) -> Callable[[SessionInfo], list[Sink]]:
+        settings = MqttSettings(enabled=True, host="127.0.0.1", port=mosquitto.tls_port, tls=True,
+                                ca_file=mosquitto.ca_file, username=mosquitto.username,
+                                password_env="SK_MQTT_PW", topic_prefix="club", gateway=name)
 
         def make_sinks(info: SessionInfo) -> list[Sink]:
-            sink = build_mqtt_sink(gateway, info)
+            sink = build_mqtt_sink(settings, info)
             assert sink is not None
             return [sink]
+        return make_sinks
 
+    def stale(runner: str) -> str:
+        return f"() => document.querySelector('.tile[data-runner=\"{runner}\"]').dataset.stale === 'true'"
+
+    try:
+        await poll_until(lambda: any("dashboard: http://" in line for line in log) or central.returncode is not None,
+                         "the dashboard command listens")
+        assert central.returncode is None, "".join(log)
+        url = next(m.group(0) for line in log if (m := re.search(r"http://\S+", line)))
         async with chromium() as browser:
             page = await browser.new_page(viewport=VIEWPORT)
             errors: list[str] = []
@@ -158,14 +165,22 @@ async def test_team_mode_through_a_real_broker(artifacts_dir: Path, mosquitto: M
             assert response is not None and response.status == 200
             # 4x, not 8x: a gateway's MqttSink publishes one QoS 0 message per event-loop turn, and
             # an 8x session on a loaded host leaves it too few turns (metrics lag, none are lost).
-            async with in_thread(fast_fatigue_session(make_sinks, duration_s=900.0, speed=4.0)):
-                await expect_live_dashboard(page, artifacts_dir, gateway="gw-track")
-                await page.locator("#system", has_text="gw-track (online)").wait_for(timeout=UI_TIMEOUT_MS)
-            # The gateway went offline cleanly: every runner is greyed out on the coach's page.
-            await page.wait_for_function(
-                "() => [...document.querySelectorAll('.tile')].every(t => t.dataset.stale === 'true')",
-                timeout=UI_TIMEOUT_MS)
-            await page.screenshot(path=str(artifacts_dir / "4-gateway-offline.png"))
+            squad = fast_fatigue_session(gateway("gw-a"), runners=2, duration_s=900.0, speed=4.0)
+            solo = fast_fatigue_session(gateway("gw-b"), runners=1, duration_s=900.0, speed=4.0, seed=2,
+                                        names=["runner3"], fatigue=False)
+            async with in_thread(squad):
+                async with in_thread(solo):
+                    await expect_live_dashboard(page, artifacts_dir, gateway="gw-a")
+                    assert await page.locator('.tile[data-runner="runner3"] .gateway').text_content() == "@gw-b"
+                    await page.locator("#system", has_text="gw-a (online)").wait_for(timeout=UI_TIMEOUT_MS)
+                    await page.locator("#system", has_text="gw-b (online)").wait_for(timeout=UI_TIMEOUT_MS)
+                # gw-b went offline: its runner greys out, gw-a's runners stay live.
+                await page.wait_for_function(stale("runner3"), timeout=UI_TIMEOUT_MS)
+                await page.locator("#system", has_text="gw-b (offline)").wait_for(timeout=UI_TIMEOUT_MS)
+                assert not await page.evaluate(stale("runner1"))
+                await page.screenshot(path=str(artifacts_dir / "3-one-gateway-offline.png"))
+            await page.wait_for_function(stale("runner1"), timeout=UI_TIMEOUT_MS)
+            await page.screenshot(path=str(artifacts_dir / "4-all-offline.png"))
             assert mosquitto.password not in await page.content()
             assert not errors, errors
     finally:

@@ -46,7 +46,8 @@ FAST_ALERTS: dict[str, Any] = {
 
 def fast_fatigue_session(sinks: Callable[[SessionInfo], Sequence[Sink]], *, runners: int = 3, speed: float = 8.0,
                          duration_s: float = 240.0, fatigue_onset_s: float = 22.0, fatigue_ramp_s: float = 10.0,
-                         seed: int = 0, alerts: dict[str, Any] | None = None) -> Session:
+                         seed: int = 0, alerts: dict[str, Any] | None = None,
+                         names: Sequence[str] | None = None, fatigue: bool = True) -> Session:
     """A live simulated session of ``runners`` runners whose runner1 fades from ``fatigue_onset_s``.
 
     ``sinks(info)`` builds the session's sinks (as the composition root does, from its info).
@@ -55,12 +56,15 @@ def fast_fatigue_session(sinks: Callable[[SessionInfo], Sequence[Sink]], *, runn
     +10 %), reached ``fatigue_ramp_s`` after the onset; the cue engine runs with
     :data:`FAST_ALERTS` so its baseline is ready ~25 s into the run (5 s standing first), and
     runner1 fades (score > 50, cues) about 35-40 s into it. ``alerts`` overrides keys of
-    :data:`FAST_ALERTS`.
+    :data:`FAST_ALERTS`; ``names`` renames the runners (as another gateway's would be);
+    ``fatigue=False`` keeps the first runner fresh too.
     """
     configs = demo_runners(runners, duration_s=duration_s, seed=seed, fatigue_onset_s=fatigue_onset_s)
-    fatigue = FatigueProfile(onset_s=fatigue_onset_s, ramp_s=fatigue_ramp_s, trunk_lean_deg=6.0,
-                             cadence_pct=-6.0, impact_pct=30.0, contact_time_pct=10.0)
-    configs[0] = dataclasses.replace(configs[0], runner=dataclasses.replace(configs[0].runner, fatigue=fatigue))
+    drift = FatigueProfile(onset_s=fatigue_onset_s, ramp_s=fatigue_ramp_s, trunk_lean_deg=6.0,
+                           cadence_pct=-6.0, impact_pct=30.0, contact_time_pct=10.0) if fatigue else None
+    configs[0] = dataclasses.replace(configs[0], runner=dataclasses.replace(configs[0].runner, fatigue=drift))
+    for i, name in enumerate(names or ()):
+        configs[i] = dataclasses.replace(configs[i], runner=dataclasses.replace(configs[i].runner, name=name))
     clock = HostClock()
     sources = [SimulatorSource(c, speed=speed) for c in configs]
     sensors = tuple(s for src in sources for s in src.sensors)

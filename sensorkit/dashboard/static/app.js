@@ -167,7 +167,9 @@
     const level = fatigueLevel(r);
     if (r.el.dataset.fatigue !== level) r.el.dataset.fatigue = level;
     setText(r.el.querySelector(".fatigue-badge"), fatigueText(r));
-    setText(r.el.querySelector(".gateway"), r.gateway ? `@${r.gateway}` : (r.stopped ? "stopped" : ""));
+    const where = r.gateway ? `@${r.gateway}` : "";
+    const state = r.stopped ? "stopped" : (r.online ? "" : "offline");
+    setText(r.el.querySelector(".gateway"), [where, state].filter(Boolean).join(" · "));
     const cue = t.last_cue;
     const alert = !!cue && r.unix_s !== null && r.unix_s - cue.unix_s <= ALERT_WINDOW_S;
     r.el.dataset.alert = String(alert);
