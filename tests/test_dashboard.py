@@ -457,3 +457,25 @@ def test_a_session_bound_beyond_loopback_without_a_token_does_not_start() -> Non
         assemble(cfg, Mode.DEMO, terminal=False)
     assembly = assemble(cfg, Mode.RUN, terminal=False, dashboard=False)  # run: off unless enabled
     assert not any(isinstance(s, DashboardSink) for s in assembly.sinks)
+
+
+@pytest.mark.servers
+async def test_a_refused_broker_login_is_a_clear_error_at_start_and_a_missing_broker_is_retried(
+        mosquitto: Any) -> None:
+    from sensorkit.errors import PublishError
+
+    settings = MqttSettings(enabled=True, host="127.0.0.1", port=mosquitto.tls_port, tls=True,
+                            ca_file=mosquitto.ca_file, username=mosquitto.username, connect_timeout_s=10)
+    with pytest.raises(PublishError, match="refused") as exc:
+        async with MqttFeed(settings, DashboardState(mode="team"), password="wrong-password-123"):
+            pass
+    assert "wrong-password-123" not in str(exc.value)
+    async with MqttFeed(settings, DashboardState(mode="team"), password=mosquitto.password) as feed:
+        assert feed._client is not None  # subscribed
+    from tests.support.servers import free_port
+
+    down = MqttSettings(enabled=True, host="127.0.0.1", port=free_port(), connect_timeout_s=2)
+    state = DashboardState(mode="team")
+    async with MqttFeed(down, state) as feed:
+        assert not feed.connected and "not reachable" in feed.last_error
+        assert state.system()["mqtt"]["connected"] is False
