@@ -54,6 +54,8 @@ def test_session_report_is_self_contained_with_a_plot_per_topic_that_shows_data(
         assert png.startswith(b"\x89PNG"), alt
         assert_not_blank(png)
     assert "Per-step metrics" in html and "Cadence (steps/min)" in html
+    held = html.split("How form held up", 1)[1].split("</table>", 1)[0]
+    assert "Trunk lean (deg)" in held and "large" in held  # +8 deg of lean in the last quarter
     data = fatigued.runner("runner1")
     for cue in data.cues:
         assert cue.text in html

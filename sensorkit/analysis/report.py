@@ -87,6 +87,20 @@ def metric_rows(data: RunnerData) -> list[list[Any]]:
     return rows
 
 
+def held_up_rows(data: RunnerData) -> list[list[Any]]:
+    """Each metric's mean over the first and the last quarter of the steps, with the effect size."""
+    from sensorkit.analysis.compare import MIN_VALUES, Side, compare, window
+
+    t = finite(data.steps["time_s"])
+    if len(t) < 4 * MIN_VALUES:
+        return []
+    q1, q3 = np.quantile(t, [0.25, 0.75])
+    first = Side("first", window(data, -math.inf, float(q1)), 0.0, "")
+    last = Side("last", window(data, float(q3), math.inf), 0.0, "")
+    return [[f"{c.label} ({c.unit})" if c.unit else c.label, c.mean_a, c.mean_b, c.diff, c.diff_pct,
+             fmt(c.hedges_g, 2), c.magnitude] for c in compare(first, last) if c.n_a and c.n_b]
+
+
 def session_meta(analysis: SessionAnalysis) -> str:
     info = analysis.info
     start = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info.start_unix_s)) if info.start_unix_s > 0 else "-"
@@ -119,6 +133,11 @@ def runner_section(analysis: SessionAnalysis, runner: str, alerts: AlertsSetting
     parts = [f"<h2>Runner {html.escape(runner)}</h2>", table(["", ""], overview, "meta"),
              "<h3>Per-step metrics</h3>",
              table(["metric", "median", "p25", "p75", "left", "right", "n"], metric_rows(data))]
+    held = held_up_rows(data)
+    if held:
+        parts += ["<h3>How form held up: first vs last quarter of the steps</h3>",
+                  table(["metric", "first quarter", "last quarter", "change", "change (%)", "Hedges g", "effect"],
+                        held)]
     if data.cues:
         parts += ["<h3>Cues</h3>", table(["time", "cue", "text", "metric", "value", "baseline"],
                                          [[clock(c.time_s), c.kind.value, c.text, c.metric, c.value, c.baseline]
