@@ -1,8 +1,8 @@
 """The README's dashboard screenshot: 3 simulated runners, runner1 fading, its cues on the page.
 
 A live session (simulator -> DSP -> metrics -> cue engine -> dashboard) at 4x real time with
-the tests' fast fatigue scenario (a longer warm-up, a later onset), photographed by headless Chromium once runner1's tile is
-red, its cues are in the feed and the charts show the drift.
+the tests' fast fatigue scenario (a longer warm-up, a later onset), photographed by headless
+Chromium once runner1's tile is red, its cues are in the feed and the charts show the drift.
 
     python -m bench.dashboard_screenshot [--out docs/img/dashboard.png]
 """
