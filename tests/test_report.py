@@ -39,7 +39,7 @@ def test_the_analysis_runs_the_live_cue_engine(fatigued: SessionAnalysis) -> Non
     onset = fatigue_onset(data.fatigue, *fatigue_rule(ALERTS))
     assert onset is not None and FATIGUE_ONSET_S < onset.time_s < FATIGUE_ONSET_S + 60
     row = runner_summary(fatigued, "runner1", ALERTS)
-    assert row["shoe"] == "Pegasus 41" and row["distance_from"] == "speed"
+    assert row["shoe"] == "Pegasus 41" and row["distance_from"] == "footpod"
     assert 400 < row["distance_m"] < 500  # 3 m/s for ~147 s of running
     assert row["cues"] == len(data.cues) and row["fatigue_onset_s"] == onset.time_s
 

@@ -86,16 +86,12 @@ def balance_left_pct(data: RunnerData) -> float:
 
 
 def distance_m(data: RunnerData) -> tuple[float, str]:
-    """Session distance and where it came from: ``speed`` readings, ``metrics``, or ``none``."""
-    sp = data.speed
-    d = finite(sp["distance_m"]) if len(sp["time_s"]) else np.empty(0)
-    if len(d) >= 2:
-        return float(d[-1] - d[0]), "speed"
-    v, t = sp["speed_mps"], sp["time_s"]
-    ok = np.isfinite(v)
-    if ok.sum() >= 2:
-        vv, tt = v[ok], t[ok]
-        return float(np.sum(np.diff(tt) * (vv[1:] + vv[:-1]) / 2.0)), "speed"
+    """Session distance and its source: ``gps``/``footpod`` speed readings, ``metrics``, or ``none``."""
+    from sensorkit.analysis.history.sessions import distance_from_speed
+
+    dist, how = distance_from_speed(data.speed)
+    if dist is not None:
+        return dist, how
     rd = finite(data.rolling["distance_m"])
     if len(rd):
         return float(rd[-1]), "metrics"
