@@ -85,12 +85,25 @@ def test_a_fault_shorter_than_the_minimum_duration_is_not_cued() -> None:
     assert [c.kind for c in cues] == [CueKind.TRUNK_LEAN]
 
 
-def test_a_persisting_fault_is_repeated_only_after_its_cooldown() -> None:
+def test_a_persisting_fault_is_repeated_after_its_cooldown_which_grows_with_each_repeat() -> None:
     s = settings(rules={"trunk_lean": {"cooldown_s": 200}})
-    _, cues, _ = run(quiet(1700, Drift("trunk_lean_deg", 900, 4.0)), s)
+    _, cues, _ = run(quiet(1800, Drift("trunk_lean_deg", 900, 4.0)), s)
     times = [c.time_s for c in cues]
-    assert len(times) == 4
-    assert [b - a for a, b in itertools.pairwise(times)] == [200.0, 200.0, 200.0]
+    assert [b - a for a, b in itertools.pairwise(times)] == [200.0, 400.0]
+    flat = settings(rules={"trunk_lean": {"cooldown_s": 200, "repeat_backoff": 1.0}})
+    _, cues, _ = run(quiet(1800, Drift("trunk_lean_deg", 900, 4.0)), flat)
+    times = [c.time_s for c in cues]
+    assert [b - a for a, b in itertools.pairwise(times)] == [200.0, 200.0, 200.0, 200.0]
+
+
+def test_a_fault_that_cleared_for_a_whole_cooldown_starts_afresh() -> None:
+    s = settings(rules={"trunk_lean": {"cooldown_s": 200}}, ewma_tau_s=1.0)
+    episodes = [Drift("trunk_lean_deg", 900, 4.0), Drift("trunk_lean_deg", 960, -4.0),
+                Drift("trunk_lean_deg", 1300, 4.0)]
+    _, cues, _ = run(quiet(1800, *episodes), s)
+    times = [c.time_s for c in cues]
+    assert len(times) == 3 and times[0] < 960 and times[1] > 1300
+    assert times[2] - times[1] == 200.0  # not 400: the streak ended when the runner stood tall
 
 
 def test_hysteresis_keeps_a_fault_active_through_a_dip_above_the_release_level() -> None:
@@ -182,3 +195,10 @@ def test_a_noisy_fatigue_run_still_gives_the_right_cues() -> None:
         first.setdefault(c.kind, c.time_s)
     assert set(first) == {CueKind.TRUNK_LEAN, CueKind.OVERSTRIDE, CueKind.IMPACT, CueKind.FATIGUE}
     assert max(first.values()) < 1200 + 300 + 120
+
+
+def test_a_short_burst_of_wild_values_is_clipped_and_not_cued() -> None:
+    # Ten seconds of +30 deg lean (a sensor knocked, a glitch) must not read as half a minute of fault.
+    burst = [Drift("trunk_lean_deg", 900, 30.0), Drift("trunk_lean_deg", 910, -30.0)]
+    _, cues, _ = run(quiet(1200, *burst))
+    assert cues == []

@@ -65,6 +65,12 @@ class MetricBaseline:
         dv = min(max(speed_mps - self.speed0_mps, -self.max_speed_delta_mps), self.max_speed_delta_mps)
         return self.median + self.slope_per_mps * dv
 
+    def value_of(self, drift: float, speed_mps: float | None) -> float:
+        """The metric value whose drift is ``drift`` (the inverse of :meth:`drift`)."""
+        d = -drift if self.settings.worse == "down" else drift
+        exp = self.expected(speed_mps)
+        return exp * (1 + d / 100.0) if self.settings.unit == "percent" else exp + d
+
     def drift(self, value: float, speed_mps: float | None) -> float:
         exp = self.expected(speed_mps)
         d = value - exp

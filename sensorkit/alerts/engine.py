@@ -30,15 +30,22 @@ from sensorkit.alerts.settings import METRIC_NAMES, SCORE, AlertsSettings
 from sensorkit.model import BusItem, Cue, CueKind, FatigueState, Record
 
 _EPS_S = 1e-6
+MAX_DRIFT_FULL_SCALES = 1.5
+"""One observation's drift is clipped to this many full scales before smoothing."""
 
 
 @dataclass(frozen=True, slots=True)
 class Level:
-    """A metric's current smoothed drift against its effective threshold (for views and benches)."""
+    """A metric's current drift level (smoothed, positive = worse) and what it means in the metric.
+
+    ``smoothed`` is the metric value the smoothed drift corresponds to: what a cue reports,
+    rather than the last (noisy) observation ``value``.
+    """
 
     level: float
-    value: float | None
-    expected: float | None
+    value: float
+    expected: float
+    smoothed: float
 
 
 class CueEngine:
@@ -126,10 +133,13 @@ class CueEngine:
             value = obs.values.get(name)
             if value is None:
                 continue
-            smoothed = self._ewma[name].update(obs.time_s, base.drift(value, speed))
+            # Clip single glitches (a missed step doubles a cadence) before they reach the EWMA.
+            bound = MAX_DRIFT_FULL_SCALES * base.settings.full_scale
+            drift = min(max(base.drift(value, speed), -bound), bound)
+            smoothed = self._ewma[name].update(obs.time_s, drift)
             level = abs(smoothed) if base.settings.worse == "either" else smoothed
             levels[name] = level
-            self.levels[name] = Level(level, value, base.expected(speed))
+            self.levels[name] = Level(level, value, base.expected(speed), base.value_of(smoothed, speed))
         self._update_score()
         levels[SCORE] = self.score
         self._apply_rules(obs, levels, speed, out)
@@ -187,7 +197,7 @@ class CueEngine:
             if not self._limiter.allows(t):
                 break
             self._limiter.record(t)
-            rule.last_fired_s = t
+            rule.fired(t)
             out.append(self._cue(rule, obs, levels, speed))
 
     def _cue(self, rule: RuleState, obs: Observation, levels: dict[str, float], speed: float | None) -> Cue:
@@ -197,8 +207,8 @@ class CueEngine:
         if metric == SCORE:
             value, baseline = round(float(self.score), 1), None
         else:
-            value = obs.values.get(metric)
-            baseline = self.baselines[metric].expected(speed)
+            lv = self.levels[metric]
+            value, baseline = round(lv.smoothed, 2), round(lv.expected, 2)
         t = obs.time_s
         return Cue(self.runner, t, rule.kind, self.phrasebook.text(rule.kind), rule.settings.priority,
                    t + rule.settings.expiry_s, t, metric, value, baseline, self.phrasebook.language)

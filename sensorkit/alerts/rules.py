@@ -2,7 +2,8 @@
 
 A rule is *active* while any of its triggers is on (each trigger is a drift level with a
 hysteresis threshold). It becomes *due* once it has been active for ``min_duration_s`` and its
-last cue is ``cooldown_s`` ago; due rules fire in priority order as far as the global cap
+last cue is a cooldown ago (``cooldown_s``, stretched by ``repeat_backoff`` for each repeat of
+a fault that never cleared for a whole cooldown); due rules fire in priority order as far as the global cap
 (``max_cues_per_minute`` and ``min_gap_s``) allows, and stay due until they fire or clear.
 """
 
@@ -25,6 +26,9 @@ class RuleState:
     last_fired_s: float | None = None
     detected: bool = False
     """This active episode has lasted ``min_duration_s`` (cue due or held back by the cap)."""
+    repeats: int = 0
+    """Cues since the fault last cleared for a whole cooldown: each one stretches the next cooldown."""
+    clear_since_s: float | None = None
 
     def update(self, time_s: float, levels: dict[str, float]) -> bool:
         """Feed current drift levels (missing metrics keep their state); True while active."""
@@ -35,9 +39,23 @@ class RuleState:
         if not active:
             self.since_s = None
             self.detected = False
-        elif self.since_s is None:
-            self.since_s = time_s
+            if self.clear_since_s is None:
+                self.clear_since_s = time_s
+            elif time_s - self.clear_since_s >= self.settings.cooldown_s:
+                self.repeats = 0  # the runner fixed it: the next cue is a first cue again
+        else:
+            self.clear_since_s = None
+            if self.since_s is None:
+                self.since_s = time_s
         return active
+
+    def cooldown_s(self) -> float:
+        s = self.settings
+        return s.cooldown_s * s.repeat_backoff ** max(self.repeats - 1, 0)
+
+    def fired(self, time_s: float) -> None:
+        self.last_fired_s = time_s
+        self.repeats += 1
 
     def newly_detected(self, time_s: float) -> bool:
         """True once per active episode, when it reaches the minimum duration."""
@@ -50,7 +68,7 @@ class RuleState:
         s = self.settings
         if self.since_s is None or time_s - self.since_s < s.min_duration_s:
             return False
-        return self.last_fired_s is None or time_s - self.last_fired_s >= s.cooldown_s
+        return self.last_fired_s is None or time_s - self.last_fired_s >= self.cooldown_s()
 
     def worst_trigger(self, levels: dict[str, float]) -> str:
         """The active trigger furthest over its threshold (named in the cue)."""

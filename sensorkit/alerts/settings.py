@@ -80,6 +80,9 @@ class RuleSettings(BaseModel):
                                   description="The fault must stay active this long before the cue.")
     cooldown_s: float = Field(240.0, ge=0, description="Minimum time between two cues of this rule "
                               "(a persisting fault is repeated after it).")
+    repeat_backoff: float = Field(2.0, ge=1.0, description="Each repeat of a fault that has not cleared for "
+                                  "a whole cooldown multiplies the next cooldown by this (240 s, 480 s, "
+                                  "960 s ...): a runner who cannot fix it is not nagged.")
     priority: int = Field(3, ge=1, le=9, description="Larger is more urgent: wins when several cues are due "
                           "and goes first in the audio queue.")
     expiry_s: float = Field(15.0, gt=0, description="A cue not delivered within this time is dropped, "
