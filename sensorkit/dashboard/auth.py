@@ -87,6 +87,8 @@ class TokenAuth:
         self._cookie = hmac.new(key, b"sensorkit-dashboard-cookie/1", hashlib.sha256).hexdigest()
         self._failures: collections.deque[float] = collections.deque(maxlen=MAX_FAILURES_PER_MINUTE)
         self.rejected = 0
+        self.cookie_name = COOKIE
+        """Set per port by the server: cookies ignore ports, two dashboards on one host must not collide."""
 
     def check_token(self, given: str) -> bool:
         return hmac.compare_digest(hashlib.sha256(given.encode()).digest(), self._digest)
@@ -97,7 +99,7 @@ class TokenAuth:
         header = request.headers.get("Authorization", "")
         if header[:7].lower() == "bearer ":
             return self.check_token(header[7:].strip())
-        cookie = request.cookies.get(COOKIE)
+        cookie = request.cookies.get(self.cookie_name)
         return cookie is not None and hmac.compare_digest(cookie.encode(), self._cookie.encode())
 
     @web.middleware
@@ -136,7 +138,7 @@ class TokenAuth:
         form = _parse_form(body)
         if self.check_token(form.get("token", "")):
             response = web.HTTPSeeOther("/")
-            response.set_cookie(COOKIE, self._cookie, httponly=True, samesite="Strict", path="/",
+            response.set_cookie(self.cookie_name, self._cookie, httponly=True, samesite="Strict", path="/",
                                 secure=request.secure)
             raise response
         self._failures.append(time.monotonic())
