@@ -26,17 +26,17 @@ def _only(info, items, placements):  # type: ignore[no-untyped-def]
     return dataclasses.replace(info, sensors=sensors), [i for i in items if getattr(i, "sensor_id", "") in ids]
 
 
-@functools.lru_cache(maxsize=1)
-def _rbds004(datasets: Path):  # type: ignore[no-untyped-def]
+@functools.lru_cache(maxsize=2)
+def _trial(datasets: Path, trial_id: str = "RBDS004_T25"):  # type: ignore[no-untyped-def]
     from sensorkit.validation import fukuchi
 
-    trial = next(t for t in fukuchi.discover_trials(datasets) if t.trial_id == "RBDS004_T25")
+    trial = next(t for t in fukuchi.discover_trials(datasets) if t.trial_id == trial_id)
     return fukuchi.load_session(trial, fukuchi.FukuchiSettings())
 
 
 @pytest.fixture
 def rbds(datasets_dir: Path):  # type: ignore[no-untyped-def]
-    return _rbds004(Path(datasets_dir))
+    return _trial(Path(datasets_dir))
 
 
 def _scored(session, steps):  # type: ignore[no-untyped-def]
@@ -59,6 +59,18 @@ def test_shoe_pods_time_every_touchdown_within_5_ms_and_see_a_heel_strike(rbds) 
     assert np.median(np.abs(err)) <= 0.005
     classes = {det[d].strike_class for d in di}
     assert classes == {StrikeClass.REARFOOT}  # RBDSinfo: rearfoot at 2.5 m/s
+
+
+@pytest.mark.parametrize("trial_id", ["RBDS001_T25", "RBDS004_T25"])  # the two force-plate trials
+def test_shoe_contact_time_matches_the_force_plate(datasets_dir: Path, trial_id: str) -> None:
+    ses = _trial(Path(datasets_dir), trial_id)
+    info, items = _only(ses.info, ses.items, {Placement.LEFT_FOOT, Placement.RIGHT_FOOT})
+    steps = [r for r in analyze_items(info, items) if isinstance(r, StepMetrics)]
+    ic, _, det, ti, di = _scored(ses, steps)
+    truth_ms = ses.truth.steps.contact_time_ms[np.isin(ses.truth.steps.ic_s, ic)]
+    err = np.array([det[d].contact_time_ms - truth_ms[i] for i, d in zip(ti, di, strict=True)])  # type: ignore[operator]
+    assert len(err) == len(ic)
+    assert np.sqrt(np.mean(err ** 2)) <= 20.0  # ms, the target
 
 
 def test_back_pod_finds_every_step_and_its_side(rbds) -> None:  # type: ignore[no-untyped-def]

@@ -178,6 +178,25 @@ def test_shoe_detector_times_touchdown_and_measures_strike_angle_on_the_simulato
         assert all(c.side is Side.LEFT and c.tc_s is not None and c.tc_s > c.ic_s for c in out)
 
 
+def test_shoe_terminal_contact_is_where_the_foot_reaches_its_toe_off_pitch_at_any_speed() -> None:
+    # The toes leave the ground at a nearly fixed foot pitch (44-54 deg on the Fukuchi feet),
+    # whatever the speed; the whole push-off rotation after it grows with speed.
+    for speed, spm, contact_ms in ((2.5, 160.0, 300.0), (4.5, 186.0, 200.0)):
+        runner = RunnerProfile(speed_mps=speed, cadence_spm=spm, contact_time_ms=contact_ms,
+                               toe_off_pitch_deg=-FootStepSettings().toe_off_pitch_deg)
+        sim = sim_run((Placement.LEFT_FOOT,), 30.0, mount=(0.0, 0.0, 0.0), runner=runner)
+        ch = sim.samples(Placement.LEFT_FOOT, 0.0, 30.0)
+        det = FootStepDetector(FootStepSettings(), FS, Side.LEFT)
+        out = [c for a in range(0, len(ch), 40)
+               for c in det.update(ch.time_s[a:a + 40], ch.acc_g[a:a + 40], ch.gyr_dps[a:a + 40])]
+        steps = sim.truth.steps
+        left = steps.select(steps.side == "left")
+        ti, di = match(left.ic_s, np.array([c.ic_s for c in out]), 0.05)
+        assert len(di) == len(out) >= 30
+        tc_err = np.array([out[d].tc_s - left.tc_s[i] for i, d in zip(ti, di, strict=True)])  # type: ignore[operator]
+        assert abs(np.mean(tc_err)) < 0.004 and np.std(tc_err) < 0.004, speed
+
+
 def test_phone_steps_follow_the_step_frequency() -> None:
     f = 2.8  # 168 steps/min
     t = np.arange(int(30 * FS)) / FS

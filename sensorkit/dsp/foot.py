@@ -12,8 +12,13 @@ mid-swing, when the foot swings from toes-down to toes-up. The stride is segment
   do), IC is timed on it instead; smooth signals (marker-derived validation pods, soft
   landings) keep the rotation estimate.
 * **Mid-stance** - the quietest moment (smallest |gyro|) in ``midstance_search_s`` after it.
-* **TC** - half of the push-off rotation (mid-stance to the next swing) is done: the peak
-  push-off rate is often double-humped, its median time is stable.
+* **TC** - the foot has pitched ``toe_off_pitch_deg`` toes-down from foot-flat (mid-stance),
+  by integrating ``gyr_y`` forward from mid-stance. The toes leave the ground at a nearly
+  fixed foot angle (the toe lever and the metatarsophalangeal joint's dorsiflexion set it):
+  44-54 deg at the force-plate / marker TC on all ten Fukuchi feet (3 runners, 2.5-4.5 m/s),
+  while the whole push-off rotation grows with speed (73-129 deg), so a fraction of that
+  rotation drifts from early to late with speed. A stance whose foot never gets that far
+  falls back to half of the push-off rotation.
 * **Strike angle** - foot pitch just before IC (the last sample before the impact) relative to
   foot-flat: integrate ``gyr_y`` backwards from mid-stance (where the foot is flat and the tilt
   of acceleration gives its pitch); a short integration, so gyro drift does not matter, and
@@ -60,8 +65,12 @@ class FootStepSettings:
     """Window (s) after IC in which the quietest (foot-flat) moment is searched."""
     push_off_min_dps: float = 100.0
     """The push-off (toes-down) pitch rate before the next swing must exceed this (deg/s)."""
+    toe_off_pitch_deg: float = 48.0
+    """TC is when the foot has pitched this far toes-down from foot-flat (deg); see the
+    module docstring (Fukuchi: 44-54 deg at TC; leave-one-trial-out choice 47-50 deg)."""
     push_off_fraction: float = 0.5
-    """TC is when this fraction of the push-off rotation (mid-stance to swing) is done."""
+    """Fallback when the foot never reaches ``toe_off_pitch_deg``: TC is when this fraction
+    of the push-off rotation (mid-stance to swing) is done."""
     peak_min_dps: float = -90.0
     """The touchdown peak of pitch rate is the first one above this (deg/s) ..."""
     peak_drop_dps: float = 20.0
@@ -276,27 +285,36 @@ class FootStepDetector:
         self._last_ic = ic
 
     def _end_stance(self, swing_idx: int, out: list[Contact]) -> None:
-        """TC: half of the push-off rotation (mid-stance to swing) has happened.
+        """TC: the foot has pitched ``toe_off_pitch_deg`` toes-down from mid-stance.
 
-        The peak push-off rate is double-humped in many strides; the median of the rotation
-        is a stable marker (SD ~5 ms within a run on the Fukuchi data).
+        Pitch is the trapezoidal integral of the raw pitch rate from mid-stance (foot flat,
+        0 deg): a short integration, so gyro bias does not matter (1 deg/s: 0.2 deg).
         """
         if self._stance is None:
             return
         s = self.settings
         ic, ic_idx, fsa, ms_idx = self._stance
         self._stance = None
-        lo = max(ms_idx, self._filt.start)
+        lo = max(ms_idx, self._filt.start, self._raw.start)
         x = self._filt.view(lo, swing_idx + 1)[:, 0]
         if x.shape[0] < 3 or float(x.max()) < s.push_off_min_dps:
             self.health.rejected += 1
             return
-        cum = np.cumsum(np.clip(x, 0.0, None))
-        k = int(np.searchsorted(cum, s.push_off_fraction * float(cum[-1])))
-        k = min(max(k, 1), x.shape[0] - 1)
-        c0, c1 = float(cum[k - 1]), float(cum[k])
-        frac = (s.push_off_fraction * float(cum[-1]) - c0) / (c1 - c0) if c1 > c0 else 0.0
-        tc = self._time_at(lo + k - 1 + frac) + s.tc_offset_s
+        w = self._raw.view(lo, swing_idx + 1)
+        t, g = w[:, 0], w[:, 5]
+        pitch = np.cumsum(0.5 * (g[1:] + g[:-1]) * np.diff(t))  # toes down, at samples 1..n-1
+        k = int(np.argmax(pitch >= s.toe_off_pitch_deg))
+        if pitch[k] >= s.toe_off_pitch_deg:
+            p0 = float(pitch[k - 1]) if k > 0 else 0.0
+            frac = (s.toe_off_pitch_deg - p0) / (float(pitch[k]) - p0)
+            tc = float(t[k]) + frac * float(t[k + 1] - t[k]) + s.tc_offset_s
+        else:  # the foot never got that far: half of the push-off rotation
+            cum = np.cumsum(np.clip(x, 0.0, None))
+            k = int(np.searchsorted(cum, s.push_off_fraction * float(cum[-1])))
+            k = min(max(k, 1), x.shape[0] - 1)
+            c0, c1 = float(cum[k - 1]), float(cum[k])
+            frac = (s.push_off_fraction * float(cum[-1]) - c0) / (c1 - c0) if c1 > c0 else 0.0
+            tc = self._time_at(lo + k - 1 + frac) + s.tc_offset_s
         if not (s.min_contact_s <= tc - ic <= s.max_contact_s):
             self.health.rejected += 1
             return
