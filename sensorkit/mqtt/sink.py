@@ -20,7 +20,7 @@ import time
 from collections.abc import AsyncIterable, Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, Self
 
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -30,6 +30,7 @@ import sensorkit
 from sensorkit.alerts.expiry import CueClock
 from sensorkit.model import BusItem, Cue, FatigueState, RollingMetrics, SensorHealth, StepMetrics, to_row
 from sensorkit.mqtt.errors import Backoff, Failure, as_publish_error, classify, explain, tls_probe
+from sensorkit.mqtt.queue import DropOldest
 from sensorkit.mqtt.schema import (
     QOS,
     GatewayStatusPayload,
@@ -47,8 +48,6 @@ from sensorkit.mqtt.settings import MqttSettings, client_options
 from sensorkit.pipeline.channel import ChannelStats, OverflowPolicy
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-
 MAX_INFLIGHT_CUES = 16
 """QoS 1 cues awaiting their PUBACK at once (paho allows 20 in flight by default)."""
 
@@ -65,41 +64,6 @@ class MqttDelivery:
     published_s: float | None
     queued_s: float | None = None
     sent_s: float | None = None
-
-
-class _DropOldest(Generic[T]):
-    """A bounded FIFO that discards its oldest item when full, with ChannelStats-like counters."""
-
-    def __init__(self, name: str, maxsize: int) -> None:
-        self.name, self.maxsize = name, maxsize
-        self._items: collections.deque[T] = collections.deque()
-        self.sent = self.received = self.dropped = self.max_fill = 0
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def push(self, item: T) -> None:
-        if len(self._items) >= self.maxsize:
-            self._items.popleft()
-            self.dropped += 1
-        self._items.append(item)
-        self.sent += 1
-        self.max_fill = max(self.max_fill, len(self._items))
-
-    def push_front(self, item: T) -> None:
-        self._items.appendleft(item)
-
-    def pop(self) -> T | None:
-        if not self._items:
-            return None
-        self.received += 1
-        return self._items.popleft()
-
-    def status(self) -> QueueStatus:
-        return QueueStatus(name=self.name, maxsize=self.maxsize, fill=len(self._items),
-                           max_fill=self.max_fill, sent=self.sent, received=self.received,
-                           dropped=self.dropped,
-                           policy=OverflowPolicy.DROP_OLDEST.value)
 
 
 def _queue_status(c: ChannelStats) -> QueueStatus:
@@ -138,8 +102,8 @@ class MqttSink:
         self._queue_stats = queue_stats
         self.accepts: tuple[type, ...] = (Cue, SensorHealth, FatigueState, RollingMetrics) + (
             (StepMetrics,) if s.publish_steps else ())
-        self._cues: _DropOldest[tuple[Cue, float | None]] = _DropOldest("mqtt:cues", s.cue_queue_size)
-        self._data: _DropOldest[tuple[str, bytes]] = _DropOldest("mqtt:data", s.queue_size)
+        self._cues: DropOldest[tuple[Cue, float | None]] = DropOldest("mqtt:cues", s.cue_queue_size)
+        self._data: DropOldest[tuple[str, bytes]] = DropOldest("mqtt:data", s.queue_size)
         self._runners: list[str] = list(dict.fromkeys(runners))
         self._health: dict[str, dict[str, SensorHealth]] = {r: {} for r in self._runners}
         self._last_time: dict[str, float] = {}
