@@ -88,7 +88,8 @@ class TokenAuth:
         self._failures: collections.deque[float] = collections.deque(maxlen=MAX_FAILURES_PER_MINUTE)
         self.rejected = 0
         self.cookie_name = COOKIE
-        """Set per port by the server: cookies ignore ports, two dashboards on one host must not collide."""
+        """Cookies ignore ports: two dashboards with different tokens on one host share this name,
+        so signing in to one signs out of the other (a documented limitation)."""
 
     def check_token(self, given: str) -> bool:
         return hmac.compare_digest(hashlib.sha256(given.encode()).digest(), self._digest)

@@ -152,7 +152,6 @@ class DashboardServer:
             raise
         self._runner = runner
         self.port = int(sock.getsockname()[1])
-        self.auth.cookie_name = f"sensorkit_dashboard_{self.port}"
         extra = " (access token required)" if self.auth.enabled else ""
         log.info("dashboard: %s%s", self.url, extra)
         return self
