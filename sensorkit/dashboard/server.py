@@ -174,7 +174,16 @@ class DashboardServer:
             await asyncio.sleep(max(0.0, next_s - time.monotonic()))
             if time.monotonic() - next_s > period_s:  # fell behind (a busy host): do not burst
                 next_s = time.monotonic()
-            self.broadcast_once()
+            try:
+                self.broadcast_once()
+            except Exception:  # a bug must not take the dashboard (or the session's sink) down
+                self.encode_errors += 1
+                if self.encode_errors in (1, 10, 100) or self.encode_errors % 1000 == 0:
+                    log.exception("dashboard: an update failed (%d so far); browsers will resync",
+                                  self.encode_errors)
+                for client in self._clients:
+                    client.resync = True
+                    client.wake.set()
 
     def broadcast_once(self) -> None:
         """Send what changed since the last tick to every browser (system counters about once a second)."""
