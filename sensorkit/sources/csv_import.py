@@ -185,14 +185,14 @@ def _parse(path: str, body: str, names: list[str], wanted: list[str],
         table = pacsv.read_csv(
             io.BytesIO(body.encode()),
             parse_options=pacsv.ParseOptions(ignore_empty_lines=True),
-            read_options=pacsv.ReadOptions(),
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),  # stripped: "t, ax_g" works
             convert_options=pacsv.ConvertOptions(column_types={c: pa.float64() for c in wanted},
                                                  include_columns=wanted, strings_can_be_null=False,
                                                  null_values=[]))
         out = {c: table.column(c).to_numpy(zero_copy_only=False).astype(np.float64) for c in wanted}
         if all(np.isfinite(v).all() for v in out.values()) and "#" not in body:
             return out
-    except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError):
+    except (pa.ArrowException, ValueError):  # any Arrow error (e.g. ArrowKeyError): the slow path explains
         pass
     return _parse_slow(path, body, names, wanted, header_line)
 
