@@ -54,7 +54,7 @@ def csv_files(draw: Any) -> tuple[bytes, CsvOptions, dict[str, np.ndarray]]:
         text = repr(float(v)) if isinstance(v, float) else str(v)
         return f'"{text}"' if quote else pad + text
 
-    lines = [",".join(names)]
+    lines = [("," + draw(st.sampled_from(["", " "]))).join(names)]  # "time_s, ax_g, ..." is common
     for i in range(n):
         if draw(st.integers(0, 9)) == 0:
             lines.append(draw(st.sampled_from(["", "# a comment", "   "])))
@@ -169,6 +169,13 @@ def fuzz_test(name: str, config: settings) -> Any:
 
 test_every_valid_csv_shape_reads_back_exactly = fuzz_test("csv_valid_round_trip", FUZZ)
 test_a_damaged_csv_reads_or_names_file_and_line = fuzz_test("csv_damaged", FUZZ)
+
+
+def test_a_header_with_spaces_after_the_commas_is_read_not_a_crash(tmp_path: Path) -> None:
+    """Found by the fuzzer: ``time_s, ax_g, ...`` made pyarrow raise ArrowKeyError out of read_csv."""
+    path = tmp_path / "spaced.csv"
+    path.write_text("time_s, ax_g, ay_g, az_g\n0, 0, 0, 1\n0.01, 0, 0, 1\n")
+    assert read_csv(path).acc_g.tolist() == [[0.0, 0.0, 1.0], [0.0, 0.0, 1.0]]
 
 
 def test_a_csv_saved_by_excel_with_a_byte_order_mark_reads_like_any_other(tmp_path: Path) -> None:
