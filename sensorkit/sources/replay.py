@@ -35,6 +35,8 @@ _CHUNK_SAMPLES = 1 << 16
 YIELD_EVERY_ITEMS = 32
 """Hand the event loop back at least every this many items, even at full speed (~100 us)."""
 _MIN_SLEEP_S = 0.001
+_PLAN_SLICE = 1 << 14
+"""Plan entries turned into Python values at a time (bounded memory for long recordings)."""
 
 
 _BLOCK_FIELDS = ("sensor_id", "time_s", "acc_g", "gyr_dps", "mag_ut")
@@ -183,19 +185,24 @@ class ReplaySource:
         wall0 = loop.time()
         paced = math.isfinite(self.speed)
         since_yield = 0
-        keys, kinds, srcs, a_s, b_s = (plan.release_s.tolist(), plan.kind.tolist(), plan.src.tolist(),
-                                       plan.a.tolist(), plan.b.tolist())
-        for key, kind, src, a, b in zip(keys, kinds, srcs, a_s, b_s, strict=True):
-            if paced and math.isfinite(key):
-                delay = wall0 + (key - t0) / self.speed - loop.time()
-                if delay > _MIN_SLEEP_S:
-                    await asyncio.sleep(delay)
+        n = plan.release_s.shape[0]
+        for lo in range(0, n, _PLAN_SLICE):
+            # Python lists of one slice of the plan at a time: the whole plan of a 3-hour session
+            # as lists held ~250 MB for the whole replay (bench.memory_marathon).
+            hi = min(n, lo + _PLAN_SLICE)
+            keys, kinds, srcs, a_s, b_s = (plan.release_s[lo:hi].tolist(), plan.kind[lo:hi].tolist(),
+                                           plan.src[lo:hi].tolist(), plan.a[lo:hi].tolist(), plan.b[lo:hi].tolist())
+            for key, kind, src, a, b in zip(keys, kinds, srcs, a_s, b_s, strict=True):
+                if paced and math.isfinite(key):
+                    delay = wall0 + (key - t0) / self.speed - loop.time()
+                    if delay > _MIN_SLEEP_S:
+                        await asyncio.sleep(delay)
+                        since_yield = 0
+                since_yield += 1
+                if since_yield >= YIELD_EVERY_ITEMS:
+                    await asyncio.sleep(0)
                     since_yield = 0
-            since_yield += 1
-            if since_yield >= YIELD_EVERY_ITEMS:
-                await asyncio.sleep(0)
-                since_yield = 0
-            item: SourceItem = self._block(chunks, src, a, b) if kind == BLOCK else records[kind][a]
-            self.position_s = key
-            yield item
+                item: SourceItem = self._block(chunks, src, a, b) if kind == BLOCK else records[kind][a]
+                self.position_s = key
+                yield item
 
