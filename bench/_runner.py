@@ -169,7 +169,8 @@ def run_all(specs: Sequence[Spec], *, quick: bool, results: Path | None = None,
     (target / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     echo("\n" + table(outcomes))
     echo(f"\n{summary['passed']} targets met, {summary['failed']} missed; "
-         f"not run: {', '.join(summary['not_run']) or 'none'}; wrote {target / 'summary.json'}")
+         f"not run: {', '.join(o.name for o in outcomes if o.status != 'ok') or 'none'}; "
+         f"wrote {target / 'summary.json'}")
     return summary
 
 

@@ -117,7 +117,8 @@ class TimedBus(Bus):
         if cur is None:
             return
         now = time.monotonic()
-        self.latency.append((type(item).__name__, now - self._t0, now - cur[0], cur[1] - float(item.time_s)))
+        t_rec = float(getattr(item, "time_s", cur[1]))
+        self.latency.append((type(item).__name__, now - self._t0, now - cur[0], cur[1] - t_rec))
 
 
 async def _trial(n: int, warmup_s: float, seconds: float, workdir: Path) -> dict[str, Any]:

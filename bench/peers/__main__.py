@@ -173,7 +173,7 @@ def score(case: Case, ic_s: list[float], fc_s: list[float]) -> Scores:
     return score_events(recs, case.ref, "back", {sid}, BACK_TOLERANCE_S)
 
 
-def summarise(s: Scores) -> dict[str, float]:
+def summarise(s: Scores) -> dict[str, float | None]:
     def clean(v: float) -> float | None:
         return None if v != v else round(float(v), 4)
 
