@@ -90,11 +90,11 @@ class RuleSettings(BaseModel):
 
 
 DEFAULT_RULES: dict[str, RuleSettings] = {
-    CueKind.TRUNK_LEAN.value: RuleSettings(triggers={"trunk_lean_deg": 2.5}, min_duration_s=20.0,
+    CueKind.TRUNK_LEAN.value: RuleSettings(triggers={"trunk_lean_deg": 2.5}, min_duration_s=15.0,
                                            cooldown_s=240.0, priority=4),
-    CueKind.OVERSTRIDE.value: RuleSettings(triggers={"cadence_spm": 3.0}, min_duration_s=20.0,
+    CueKind.OVERSTRIDE.value: RuleSettings(triggers={"cadence_spm": 3.0}, min_duration_s=15.0,
                                            cooldown_s=240.0, priority=3),
-    CueKind.IMPACT.value: RuleSettings(triggers={"impact_g": 12.0, "rearfoot_pct": 20.0}, min_duration_s=20.0,
+    CueKind.IMPACT.value: RuleSettings(triggers={"impact_g": 12.0, "rearfoot_pct": 20.0}, min_duration_s=15.0,
                                        cooldown_s=240.0, priority=3),
     CueKind.ASYMMETRY.value: RuleSettings(triggers={"balance_left_pct": 4.0}, min_duration_s=30.0,
                                           cooldown_s=300.0, priority=2),
@@ -180,7 +180,7 @@ class AlertsSettings(BaseModel):
                             "personal baseline (median and MAD per metric).")
     min_warmup_samples: int = Field(30, ge=3, description="A metric needs at least this many 1 Hz values in "
                                     "the warm-up to get a baseline; otherwise it is not tracked.")
-    ewma_tau_s: float = Field(20.0, gt=0, description="Time constant of the exponential smoothing of each "
+    ewma_tau_s: float = Field(15.0, gt=0, description="Time constant of the exponential smoothing of each "
                               "metric's drift (data time).")
     release_fraction: float = Field(0.6, gt=0, lt=1, description="Hysteresis: an active fault clears only "
                                     "when its drift falls below this fraction of the threshold.")
