@@ -24,6 +24,7 @@ from sensorkit.model import (
     StepMetrics,
     StrikeClass,
 )
+from sensorkit.sources.simulator.feed import ItemFeed
 from sensorkit.sources.simulator.profile import PodConfig, RunnerProfile, SimulationConfig
 from sensorkit.sources.simulator.run import SimulatedRun
 from tests.test_dsp_helpers import items, match, session_of, sim_run
@@ -124,6 +125,22 @@ def test_trunk_lean_at_10_hz_under_impacts_mounting_tilt_and_gyro_bias() -> None
     err = lean[running] - sim.lean_deg(t[running])
     assert np.sqrt(np.mean(err ** 2)) < 1.5
     assert all(p.lateral_lean_deg is not None for p in post)
+
+
+def test_trunk_lean_stays_right_through_lost_packets_on_a_pod_clipped_nearly_upside_down() -> None:
+    # Lost packets must not make the AHRS re-learn gravity from running accelerations.
+    runner = RunnerProfile(trunk_lean_deg=5.0)
+    pods = (PodConfig(Placement.LOWER_BACK, mount_rpy_deg=(3.0, -85.0, 90.0), loss_fraction=0.03,
+                      loss_burst_packets=3),)
+    sim = SimulatedRun(SimulationConfig(runner=runner, pods=pods, duration_s=90.0, seed=5))
+    feed = [item for window in ItemFeed(sim).windows() for _, item in window]  # what the live source yields
+    recs = analyze_items(session_of(sim), feed)
+    assert sum(isinstance(x, Gap) for x in feed) >= 10
+    post = [r for r in recs if isinstance(r, PostureSample) and r.time_s > 15.0]
+    t = np.array([p.time_s for p in post])
+    err = np.array([p.trunk_lean_deg for p in post]) - sim.lean_deg(t)
+    assert np.sqrt(np.mean(err ** 2)) < 1.5
+    assert np.max(np.abs(err)) < 8.0
 
 
 def test_rolling_metrics_every_second_with_balance_strike_mix_speed_and_distance() -> None:

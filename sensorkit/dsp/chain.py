@@ -197,7 +197,7 @@ class SensorChain:
                     if det is not None:
                         out.contacts.extend(det.gap())
                 if self.posture is not None:
-                    self.posture.gap()
+                    self.posture.new_frame()
             if seg.time_s.shape[0] == 0:
                 continue
             if self.back is not None:

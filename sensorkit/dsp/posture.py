@@ -101,8 +101,17 @@ class TrunkPosture:
         self.health.warming_up = True
 
     def gap(self) -> None:
-        """Samples missing: drop the partial group and restart the AHRS (fast start-up gain)."""
+        """Samples missing: drop the partial averaging group and carry on.
+
+        The trunk's orientation barely changes over lost packets, so the AHRS keeps its
+        estimate and its earth-frame low-pass; restarting them here would re-learn gravity from
+        running accelerations and put lean off by tens of degrees for seconds after every loss.
+        """
         self.health.gaps += 1
+        self._mean.reset()
+
+    def new_frame(self) -> None:
+        """The pod was re-clipped and calibrated again: start over, upright in the new body frame."""
         self._mean.reset()
         self._restart()
 
@@ -137,9 +146,13 @@ class TrunkPosture:
         upd = self._ahrs.update_no_magnetometer
         getq = self._ahrs.get_quaternion
         k = self._alpha
-        if self._earth_lp is None:  # start from the first reading: no ramp from an assumed "up"
+        if self._earth_lp is None:
+            # Start from the first reading when it looks like gravity (standing still), else
+            # from upright in the calibrated body frame: a running sample can point anywhere.
             a0 = acc[0].tolist()
-            self._earth_lp = (*a0, *a0)
+            quiet = abs(math.sqrt(a0[0] ** 2 + a0[1] ** 2 + a0[2] ** 2) - 1.0) < 0.1
+            g0 = a0 if quiet else [0.0, 0.0, 1.0]
+            self._earth_lp = (*g0, *g0)
         l1x, l1y, l1z, l2x, l2y, l2z = self._earth_lp
         use_bias = self.settings.bias_correction
         bias = self._bias.update
