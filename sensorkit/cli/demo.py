@@ -16,6 +16,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, help="random seed of the simulation")
     p.add_argument("--no-record", action="store_true", help="do not write a recording")
     p.add_argument("--no-terminal", action="store_true", help="no live terminal table")
+    p.add_argument("--dashboard", action=argparse.BooleanOptionalAction, default=None,
+                   help="serve the live web dashboard (default: the config's [dashboard] enabled, on in the demo)")
     p.set_defaults(func=run)
 
 
@@ -34,5 +36,6 @@ def run(args: argparse.Namespace) -> int:
         sim = SimulatorSettings.model_validate({**sim.model_dump(), **update})
     cfg = cfg.model_copy(update={"simulator": sim})
     assembly = assemble(cfg, Mode.DEMO, speed=parse_speed(args.speed),
-                        terminal=False if args.no_terminal else None, record=False if args.no_record else None)
+                        terminal=False if args.no_terminal else None, dashboard=args.dashboard,
+                        record=False if args.no_record else None)
     return execute(assembly)

@@ -20,6 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--record", type=Path, metavar="DIR",
                    help="write the replay's output as a new recording in DIR")
     p.add_argument("--no-terminal", action="store_true", help="no live terminal table")
+    p.add_argument("--dashboard", action=argparse.BooleanOptionalAction, default=None,
+                   help="serve the live web dashboard (default: the config's [dashboard] enabled)")
     p.set_defaults(func=run)
 
 
@@ -35,6 +37,6 @@ def run(args: argparse.Namespace) -> int:
         cfg = cfg.model_copy(update={"recording": RecordingSettings(directory=args.record)})
     assembly = assemble(cfg, Mode.REPLAY, speed=math.inf if args.max else parse_speed(args.speed),
                         replay=args.recording, record=args.record is not None,
-                        terminal=False if args.no_terminal else None)
+                        terminal=False if args.no_terminal else None, dashboard=args.dashboard)
     return execute(assembly)
 

@@ -10,6 +10,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Connect the pods and phones named in the config and run until Ctrl-C.")
     p.add_argument("--config", required=True, help="TOML config (see README, Configuration)")
     p.add_argument("--no-terminal", action="store_true", help="no live terminal table")
+    p.add_argument("--dashboard", action=argparse.BooleanOptionalAction, default=None,
+                   help="serve the live web dashboard (default: the config's [dashboard] enabled)")
     p.set_defaults(func=run)
 
 
@@ -19,4 +21,5 @@ def run(args: argparse.Namespace) -> int:
     from sensorkit.config import load_config
 
     cfg = load_config(args.config)
-    return execute(assemble(cfg, Mode.RUN, terminal=False if args.no_terminal else None))
+    assembly = assemble(cfg, Mode.RUN, terminal=False if args.no_terminal else None, dashboard=args.dashboard)
+    return execute(assembly)
