@@ -73,15 +73,20 @@ def test_shoe_contact_time_matches_the_force_plate(datasets_dir: Path, trial_id:
     assert np.sqrt(np.mean(err ** 2)) <= 20.0  # ms, the target
 
 
-def test_back_pod_finds_every_step_and_its_side(rbds) -> None:  # type: ignore[no-untyped-def]
-    info, items = _only(rbds.info, rbds.items, {Placement.LOWER_BACK})
+@pytest.mark.parametrize("trial_id", ["RBDS001_T25", "RBDS004_T25"])  # the two force-plate trials
+def test_back_pod_finds_every_step_its_side_and_contact_time(datasets_dir: Path, trial_id: str) -> None:
+    ses = _trial(Path(datasets_dir), trial_id)
+    info, items = _only(ses.info, ses.items, {Placement.LOWER_BACK})
     steps = [r for r in analyze_items(info, items) if isinstance(r, StepMetrics)]
-    ic, side, det, ti, di = _scored(rbds, steps)
+    ic, side, det, ti, di = _scored(ses, steps)
     assert len(ti) == len(ic)
     assert all(det[d].side == side[i] for i, d in zip(ti, di, strict=True))
     err = np.array([det[d].time_s - ic[i] for i, d in zip(ti, di, strict=True)])
-    assert np.median(np.abs(err)) <= 0.010
+    assert np.median(np.abs(err)) <= 0.010 and abs(np.mean(err)) <= 0.010
     assert {det[d].side for d in di} == {Side.LEFT, Side.RIGHT}
+    truth_ms = ses.truth.steps.contact_time_ms[np.isin(ses.truth.steps.ic_s, ic)]
+    ct = np.array([det[d].contact_time_ms - truth_ms[i] for i, d in zip(ti, di, strict=True)])  # type: ignore[operator]
+    assert np.sqrt(np.mean(ct ** 2)) <= 20.0  # ms
 
 
 def test_adeptdata_shoe_accelerometer_gives_the_stride_cadence(datasets_dir: Path) -> None:

@@ -135,9 +135,9 @@ def _synthetic_back(n_steps: int = 40, step_s: float = 0.35, contact_s: float = 
     return t, acc, gyr, ic, ic + contact_s
 
 
-def test_back_detector_finds_every_contact_its_timing_and_alternating_sides() -> None:
+def test_back_detector_finds_every_contact_its_edge_timing_and_alternating_sides() -> None:
     t, acc, gyr, ic, tc = _synthetic_back()
-    det = BackStepDetector(BackStepSettings(), FS)
+    det = BackStepDetector(BackStepSettings(contact_from_moments=False), FS)
     out = [c for a in range(0, len(t), 50) for c in det.update(t[a:a + 50], acc[a:a + 50], gyr[a:a + 50])]
     out += det.gap()
     ti, di = match(ic, np.array([c.ic_s for c in out]), 0.05)
@@ -149,6 +149,26 @@ def test_back_detector_finds_every_contact_its_timing_and_alternating_sides() ->
     truth = [Side.LEFT if i % 2 == 0 else Side.RIGHT for i in ti]  # left stances roll negative
     assert sum(s == tr for s, tr in zip(sides, truth, strict=True)) >= len(truth) - 2
     assert all(c.impact_g == pytest.approx(3.0, abs=0.05) for c in out)
+
+
+def test_back_contact_times_from_the_force_pulse_shape_at_short_and_long_contacts() -> None:
+    # The pulse's width is not proportional to contact time (a fixed smear adds to it): a
+    # 300-ms and a 205-ms contact both come out right, and so does the IC.
+    for spm, contact_ms, speed in ((156.0, 300.0, 2.5), (186.0, 205.0, 4.2)):
+        runner = RunnerProfile(cadence_spm=spm, contact_time_ms=contact_ms, speed_mps=speed)
+        sim = sim_run((Placement.LOWER_BACK,), 30.0, mount=(0.0, 0.0, 0.0), runner=runner)
+        ch = sim.samples(Placement.LOWER_BACK, 0.0, 30.0)
+        det = BackStepDetector(BackStepSettings(), FS)
+        out = [c for a in range(0, len(ch), 40)
+               for c in det.update(ch.time_s[a:a + 40], ch.acc_g[a:a + 40], ch.gyr_dps[a:a + 40])]
+        truth = sim.truth.steps
+        ti, di = match(truth.ic_s, np.array([c.ic_s for c in out]), 0.05)
+        assert len(di) >= 60
+        ic_err = np.array([out[d].ic_s - truth.ic_s[i] for i, d in zip(ti, di, strict=True)])
+        ct_err = np.array([out[d].tc_s - out[d].ic_s - (truth.tc_s[i] - truth.ic_s[i])  # type: ignore[operator]
+                           for i, d in zip(ti, di, strict=True)])
+        assert np.median(np.abs(ic_err)) < 0.010, contact_ms
+        assert np.sqrt(np.mean(ct_err ** 2)) < 0.020, contact_ms  # the target
 
 
 def test_back_detector_ignores_standing_and_walking_level_signals() -> None:

@@ -8,6 +8,24 @@ FIR low-pass of the body-frame vertical acceleration is segmented with hysteresi
 fraction of the way from its own flight minimum to the stance peak; the FIR's exact delay is
 removed by index alignment.
 
+Timing (default): the edges locate a stance, but its IC and TC come from the shape of the whole
+vertical force pulse (``contact_from_moments``). The edges of the pelvis's pulse are where
+pelvis rotation and the runner's leg compliance distort it (the pelvis starts to rise from
+40 ms before to 20 ms after touchdown depending on the runner: per-trial IC bias -15..+25 ms
+on the Fukuchi trials), while the pulse's centroid and width are set by the ground force
+itself. Over the positive part of the filtered vertical acceleration between the flight minima
+around a stance, the centroid lies at ``pulse_centroid_fraction`` of the contact (Fukuchi
+0.42-0.455 per trial; a half-sine would give 0.5: the pelvis's pulse peaks early, at ~1/3) and
+the standard deviation ``sd`` grows with contact time ``T`` as ``sd^2 = (a T)^2 + s0^2``: a
+width proportional to the contact plus a fixed smear of ``s0`` ~30 ms (pelvis and soft-tissue
+dynamics, the filter; sd/T is 0.18 at 0.31 s and 0.21 at 0.22 s on one runner, the same trend
+on the simulator). So ``T = sqrt(sd^2 - s0^2) / a`` and IC = centroid - fraction x T.
+Constants: least squares over eight reference runs, equal weight each (the five Fukuchi
+trials and the three simulator runners of ``bench.accuracy``). Leaving each Fukuchi trial out
+of the fit in turn: median |IC error| 4.7 ms, bias +4 ms, contact time RMSE 12.6 ms, against
+10 ms, +2.5 ms and 30 ms from the edges. (Fukuchi alone gives a fraction of 0.443; the
+simulator's pulse centroid sits at 0.41, 7-10 ms earlier.)
+
 Side: the pelvis's roll rate averaged over a stance, relative to its whole step, is negative
 in every left stance and positive in every right one on all five Fukuchi trials (three
 runners, 2.5-4.5 m/s; the simulator's pelvis model is fitted to them). Without a gyro the
@@ -16,10 +34,12 @@ stance mean positive (to the left) in a left stance (weaker: relative to the ste
 right on only 22-97 % of steps, the plain stance mean does better).
 The sign is voted over the alternating step sequence, so single noisy steps do not flip it.
 
-Look-ahead (data time after the event): an IC is confirmed ``min_contact_s`` after its rising
-edge plus the FIR delay (about 0.1 s); a complete :class:`Contact` (with its vertical
-oscillation, which needs the next IC) is released one step later, at the next confirmed IC,
-or ``max_step_s`` after its IC when no next step comes.
+Look-ahead (data time after the event): an IC is final when its force pulse has ended - at the
+flight minimum after it, searched up to ``flight_search_s`` past the falling edge or to the next
+rising edge, plus the FIR delay (about contact time + 0.05-0.15 s; with edge timing
+``min_contact_s`` after its rising edge, about 0.1 s); a complete :class:`Contact` (with its
+vertical oscillation, which needs the next IC) is released one step later, when the next IC
+is final, or after a deadline when no next step comes.
 """
 
 from __future__ import annotations
@@ -50,9 +70,21 @@ class BackStepSettings:
     """Filtered vertical acceleration (g) above which the pelvis is in a stance ..."""
     off_g: float = 0.6
     """... and below which it is in flight (hysteresis)."""
+    contact_from_moments: bool = True
+    """IC and TC from the centroid and width of the stance's force pulse (see the module
+    docstring); False: from the edges (``ic_fraction``, ``tc_fraction``)."""
+    pulse_sd_per_contact: float = 0.162
+    """``a`` in ``sd^2 = (a T)^2 + s0^2``: the positive vertical-acceleration pulse's standard
+    deviation per second of contact time ``T`` (dimensionless)."""
+    pulse_sd_floor_s: float = 0.029
+    """``s0`` (s): the fixed smear in the pulse's width, whatever the contact time."""
+    pulse_centroid_fraction: float = 0.433
+    """Where the pulse's centroid lies within the contact, from IC (dimensionless; Fukuchi
+    0.424-0.455 per trial, simulator 0.41-0.43)."""
     ic_fraction: float = 0.10
-    """IC is where the rising edge has climbed this fraction (dimensionless) of the way from
-    the flight minimum before it to the stance peak (the median of the last three)."""
+    """Edge timing (and the fallback of moment timing): IC is where the rising edge has climbed
+    this fraction (dimensionless) of the way from the flight minimum before it to the stance
+    peak (the median of the last three)."""
     tc_fraction: float = 0.12
     """TC is where the falling edge is this fraction (dimensionless) of the way from the
     flight minimum after it up to this stance's peak."""
@@ -113,7 +145,8 @@ class BackStepDetector:
         self._rise: int | None = None  # index of the current stance's rising edge
         self._rise_pos = 0.0  # its IC position (fractional sample index)
         self._rise_confirmed = False
-        self._open: list[tuple[float, int, float]] = []  # (ic_pos, fall index, peak) awaiting next IC
+        self._open: list[tuple[float, int, float, float | None]] = []  # (ic_pos, fall, peak, tc_pos)
+        self._lobe: tuple[int, int, float, float] | None = None  # rise, fall, peak, edge IC: not timed yet
         self._peaks: list[float] = []  # last stance peaks (g), the scale of the edges
         self._final: list[tuple[float, float, float | None]] = []  # ready, features pending
         self._vote = 0.0
@@ -125,6 +158,9 @@ class BackStepDetector:
 
     def gap(self) -> list[Contact]:
         """Samples are missing: close what is complete, forget partial stances, restart filters."""
+        if self._lobe is not None and self._filt.end > self._lobe[1] + 1:
+            self._time_lobe(self._filt.end)  # the pulse has what it will ever get
+        self._lobe = None
         self._flush_open(None)
         out = self._release()
         self.health.gaps += 1
@@ -138,6 +174,7 @@ class BackStepDetector:
         self._state = 1
         self._rise = None
         self._rise_confirmed = False
+        self._lobe = None
         self._last_ic = None
         self._parity = 1.0
         return out
@@ -150,14 +187,16 @@ class BackStepDetector:
         t = self._time(self._cursor - 1) - back
         if self._rise is not None:
             t = min(t, self._time(self._rise) - back)
+        if self._lobe is not None:
+            t = min(t, self._time(self._lobe[0]) - back)
         if self._open:
             t = min(t, self._time_at(self._open[0][0]) + self.settings.ic_offset_s)
         return t
 
     def open_ics_s(self) -> list[float]:
         """ICs already final whose contact is held until the next IC (for fusion)."""
-        out = [self._time_at(p) + self.settings.ic_offset_s for p, _, _ in self._open]
-        if self._rise is not None and self._rise_confirmed:
+        out = [self._time_at(p) + self.settings.ic_offset_s for p, _, _, _ in self._open]
+        if self._rise is not None and self._rise_confirmed and not self.settings.contact_from_moments:
             out.append(self._time_at(self._rise_pos) + self.settings.ic_offset_s)
         return out
 
@@ -200,6 +239,8 @@ class BackStepDetector:
                 j = lo + e
                 self._confirm_rise(j, out)
                 if d[e] > 0:
+                    if self._lobe is not None:  # the pulse before this one ends here at the latest
+                        self._time_lobe(j)
                     self._rise = j
                     self._rise_confirmed = False
                 elif self._rise is not None:
@@ -207,6 +248,8 @@ class BackStepDetector:
             self._state = int(state[-1])
         self._cursor = hi
         self._confirm_rise(hi, out)
+        if self._lobe is not None and hi >= self._lobe[1] + self._flight_n:
+            self._time_lobe(self._lobe[1] + self._flight_n)
         if self._rise is not None and hi - self._rise > self._max_contact_n + self._flight_n:
             # Standing or walking: this "stance" can only be rejected when it ends; forget it now.
             self._rise = None
@@ -222,7 +265,7 @@ class BackStepDetector:
             return
         self._rise_confirmed = True
         self._rise_pos = self._ic_pos(self._rise)
-        if self._open:
+        if self._open and not self.settings.contact_from_moments:
             out.extend(self._flush_open(self._rise_pos, self._rise))
 
     def _close(self, j: int) -> None:
@@ -239,6 +282,15 @@ class BackStepDetector:
         if not (s.min_contact_s <= tc - ic <= s.max_contact_s) or peak < s.min_peak_g:
             self.health.rejected += 1
             return
+        if s.contact_from_moments:
+            self._lobe = (rise, j, peak, ic_pos)  # timed when the pulse has ended
+            return
+        self._accept(ic_pos, j, peak, None, None)
+
+    def _accept(self, ic_pos: float, j: int, peak: float, tc_pos: float | None, rise: int | None) -> None:
+        """A stance with its final IC: it ends the step before it (plausibility limits)."""
+        s = self.settings
+        ic = self._time_at(ic_pos) + s.ic_offset_s
         if self._last_ic is not None and ic - self._last_ic < s.min_step_s:
             self.health.rejected += 1
             return
@@ -246,7 +298,39 @@ class BackStepDetector:
             self._parity = 1.0
         self._last_ic = ic
         self._peaks = [*self._peaks[-2:], peak]
-        self._open.append((ic_pos, j, peak))
+        if rise is not None and self._open:
+            self._flush_open(ic_pos, rise)
+        self._open.append((ic_pos, j, peak, tc_pos))
+
+    def _time_lobe(self, end: int) -> None:
+        """IC and TC of the pending stance from its force pulse's centroid and width.
+
+        The pulse is the positive part of the filtered vertical acceleration between the flight
+        minimum before the rising edge and the one after the falling edge (searched up to
+        ``end``, exclusive): fixed windows, so block boundaries cannot matter. Implausible
+        widths fall back to the edges.
+        """
+        assert self._lobe is not None
+        s = self.settings
+        rise, j, peak, ic_pos = self._lobe
+        self._lobe = None
+        lo = max(self._filt.start, self._raw.start, self._seg_start, rise - self._flight_n)
+        x = self._filt.view(lo, end)[:, 0]
+        tc_pos: float | None = None
+        if lo <= rise and x.shape[0] > j - lo + 1:
+            kb = int(np.argmin(x[: rise - lo + 1]))
+            ka = j - lo + int(np.argmin(x[j - lo:]))
+            w = np.maximum(x[kb:ka + 1], 0.0)
+            area = float(w.sum())
+            if area > 0.0:
+                pos = np.arange(kb, ka + 1, dtype=np.float64)
+                cen = float(pos @ w) / area
+                var = float(((pos - cen) ** 2) @ w) / area
+                n = math.sqrt(max(var - (s.pulse_sd_floor_s * self.fs) ** 2, 0.0)) / s.pulse_sd_per_contact
+                if s.min_contact_s * self.fs <= n <= s.max_contact_s * self.fs:
+                    ic_pos = lo + min(max(cen - s.pulse_centroid_fraction * n, float(kb)), float(rise - lo))
+                    tc_pos = ic_pos + n
+        self._accept(ic_pos, j, peak, tc_pos, rise)
 
     def _timeout(self, out: list[Contact]) -> None:
         """No next step in time: release the open contact without one (deterministic deadline)."""
@@ -257,13 +341,15 @@ class BackStepDetector:
         # result does not depend on where blocks end.
         deadline = self._time_at(self._open[-1][0]) + s.ic_offset_s + s.max_step_s + s.min_contact_s \
             + 0.25 + 2.0 / self.fs
+        if s.contact_from_moments:  # the next IC is final only when its pulse has ended
+            deadline += s.max_contact_s + s.flight_search_s
         if self._time(self._cursor - 1) > deadline:
             out.extend(self._flush_open(None))
 
     def _flush_open(self, next_pos: float | None, next_rise: int | None = None) -> list[Contact]:
         """Queue the open contacts for release; features are computed once per update."""
-        self._final.extend((ic_pos, self._tc_pos(j, peak, next_rise), next_pos)
-                           for ic_pos, j, peak in self._open)
+        self._final.extend((ic_pos, self._tc_pos(j, peak, next_rise) if tc is None else tc, next_pos)
+                           for ic_pos, j, peak, tc in self._open)
         self._open = []
         return []
 

@@ -22,7 +22,8 @@ from sensorkit.model import Side
 
 FOOT_ACC_DEFAULTS = BackStepSettings(
     lowpass_hz=10.0, fir_duration_s=0.1, on_g=5.5, off_g=3.0, ic_fraction=0.3, tc_fraction=0.3,
-    min_contact_s=0.03, max_contact_s=0.4, min_step_s=0.42, max_step_s=1.6, min_peak_g=6.0, side_vote=0.0)
+    contact_from_moments=False, min_contact_s=0.03, max_contact_s=0.4, min_step_s=0.42, max_step_s=1.6,
+    min_peak_g=6.0, side_vote=0.0)
 """Shoe accelerometer defaults: one |acc| hump per stride, touchdown at its falling edge."""
 
 
