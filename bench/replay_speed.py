@@ -197,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     write_json(RESULTS, {
         "headline_x_real_time": round(x_cpu),
         "x_real_time_wall": round(x_wall),
+        "cpu_us_per_bus_item": round(1e6 * best["cpu_s"] / max(1, sum(best["items"].values())), 1),
         "target_x_real_time": TARGET_X,
         "target_met": x_cpu >= TARGET_X,
         "session_minutes": args.minutes, "pods": 3, "rate_hz": 200,
