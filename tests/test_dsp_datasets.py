@@ -73,6 +73,20 @@ def test_shoe_contact_time_matches_the_force_plate(datasets_dir: Path, trial_id:
     assert np.sqrt(np.mean(err ** 2)) <= 20.0  # ms, the target
 
 
+def test_strike_angle_of_a_forefoot_striker_landing_inverted(datasets_dir: Path) -> None:
+    # RBDS001 lands on the outside of the forefoot (12-21 deg of roll at IC) with the foot
+    # turned out from the swing direction: the angle must be the foot's own pitch.
+    ses = _trial(Path(datasets_dir), "RBDS001_T25")
+    info, items = _only(ses.info, ses.items, {Placement.LEFT_FOOT, Placement.RIGHT_FOOT})
+    steps = [r for r in analyze_items(info, items) if isinstance(r, StepMetrics)]
+    ic, side, det, ti, di = _scored(ses, steps)
+    truth = ses.truth.steps.strike_angle_deg[np.isin(ses.truth.steps.ic_s, ic)]
+    err = np.array([det[d].strike_angle_deg - truth[i] for i, d in zip(ti, di, strict=True)])  # type: ignore[operator]
+    assert np.sqrt(np.mean(err ** 2)) <= 3.0  # deg, the target
+    right = [det[d].strike_class for i, d in zip(ti, di, strict=True) if side[i] is Side.RIGHT]
+    assert right.count(StrikeClass.FOREFOOT) > len(right) / 2  # RBDSinfo: forefoot
+
+
 @pytest.mark.parametrize("trial_id", ["RBDS001_T25", "RBDS004_T25"])  # the two force-plate trials
 def test_back_pod_finds_every_step_its_side_and_contact_time(datasets_dir: Path, trial_id: str) -> None:
     ses = _trial(Path(datasets_dir), trial_id)

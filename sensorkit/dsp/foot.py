@@ -20,9 +20,15 @@ mid-swing, when the foot swings from toes-down to toes-up. The stride is segment
   rotation drifts from early to late with speed. A stance whose foot never gets that far
   falls back to half of the push-off rotation.
 * **Strike angle** - foot pitch just before IC (the last sample before the impact) relative to
-  foot-flat: integrate ``gyr_y`` backwards from mid-stance (where the foot is flat and the tilt
-  of acceleration gives its pitch); a short integration, so gyro drift does not matter, and
-  the fast slap right after IC does not leak in. > 0 toes up (heel first).
+  foot-flat: integrate the pitch rate backwards from mid-stance, where the foot is flat as when
+  standing (the Fukuchi markers put it within 0.3-1.3 deg of the standing pitch on every foot,
+  forefoot strikers included); a short integration, so gyro drift does not matter, and the fast
+  slap right after IC does not leak in. > 0 toes up (heel first). The pitch axis is the foot's
+  own: the calibration's y axis is the swing's rotation axis, and the foot's long axis is
+  turned out from the swing direction (toe-out, 1-14 deg on the Fukuchi feet); a foot that
+  lands inverted (12-21 deg of roll at IC) would otherwise leak ``sin(toe-out) x roll`` into
+  the angle (+5 deg on the forefoot striker RBDS001's left foot). The rate is therefore taken
+  about the axis turned out by ``toe_out_deg``.
 
 Look-ahead: IC and strike angle ``ic_search_s + midstance_search_s`` after the swing peak
 (~0.35 s, about 0.1-0.2 s after IC); the complete contact at the start of the next swing,
@@ -31,6 +37,7 @@ Look-ahead: IC and strike angle ``ic_search_s + midstance_search_s`` after the s
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,6 +94,10 @@ class FootStepSettings:
     """... and fully applies (deg); in between it is interpolated."""
     tc_offset_s: float = 0.0
     """Constant added to every TC (s)."""
+    toe_out_deg: float = 7.0
+    """Typical angle (deg) between the foot's long axis and the swing direction (toe-out; 7.2
+    mean, 1-14 per foot on the ten Fukuchi feet): the strike angle is a rotation about the
+    foot's own pitch axis, the swing axis turned out by this much."""
     impact_jerk_gps: float = 400.0
     """A rise of |acc| faster than this (g/s) is the impact itself and times IC."""
     impact_search_before_s: float = 0.06
@@ -119,6 +130,9 @@ class FootStepDetector:
         self._jerk_back_n = round(s.impact_search_before_s * self.fs)
         self._jerk_fwd_n = round(s.impact_search_after_s * self.fs) + 1
         self._keep = int(3.0 * self.fs)
+        # foot pitch rate = cos(toe-out) gyr_y -/+ sin(toe-out) gyr_x (left / right foot)
+        out = math.radians(settings.toe_out_deg) * (1.0 if side is Side.LEFT else -1.0)
+        self._pitch_axis = (-math.sin(out), math.cos(out))
         self.reset()
 
     def reset(self) -> None:
@@ -336,7 +350,8 @@ class FootStepDetector:
         n = w.shape[0]
         if n < 2:
             return 0.0
-        t, g = w[:, 0], w[:, 5]
+        cx, cy = self._pitch_axis
+        t, g = w[:, 0], cx * w[:, 4] + cy * w[:, 5]
         fa, fb = a - i0, b - i1
         ta, ga = t[0] + fa * (t[1] - t[0]), g[0] + fa * (g[1] - g[0])
         j = min(i1 - i0, n - 2)
