@@ -200,3 +200,11 @@ async def test_stop_while_the_pipeline_is_backed_up_still_takes_the_sources_tail
     stop.set()
     await asyncio.wait_for(task, 10)
     assert np.array_equal(_acc_x(sink.items, s.sensor_id), np.arange(300.0))
+
+
+async def test_a_session_without_sinks_still_runs_its_stages() -> None:
+    s = sensor("ann")
+    stage = CountSteps("ann")
+    stats = await Session(_info("ann", sensors=[s]), [ListSource([s], ramp_blocks(s, 3, 4))],
+                          {"ann": [stage]}, []).run()
+    assert stage.blocks == 3 and stats.items["SampleBlock"] == 3

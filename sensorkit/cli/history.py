@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import tomllib
 from pathlib import Path
 from typing import Any
-
-from pydantic import ValidationError
-
-from sensorkit.errors import ConfigError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,24 +23,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def read_config(path: Path | None) -> tuple[Any, dict[str, str]]:
-    """HistorySettings from ``[history]`` and each configured runner's shoe."""
+    """HistorySettings from ``[history]`` and each configured runner's shoe (the one config loader)."""
     from sensorkit.analysis.history import HistorySettings
+    from sensorkit.config import load_config
 
     if path is None:
         return HistorySettings(), {}
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
-    try:
-        settings = HistorySettings.model_validate(data.get("history", {}))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise ConfigError(f"{path}: [history] {'.'.join(str(x) for x in first['loc'])}: {first['msg']}") from None
-    shoes = {r["name"]: r["shoe"] for r in data.get("runners", []) if isinstance(r, dict) and r.get("shoe")}
-    return settings, shoes
+    cfg = load_config(path)
+    return cfg.history, {r.name: r.shoe for r in cfg.runners if r.shoe}
 
 
 def run(args: argparse.Namespace) -> int:

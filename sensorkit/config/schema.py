@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from sensorkit.alerts.audio.settings import AudioSettings
 from sensorkit.alerts.settings import AlertsSettings
+from sensorkit.analysis.history.settings import HistorySettings
 from sensorkit.ble.settings import BleSettings, PodSettings
 from sensorkit.dashboard.settings import DashboardSettings
 from sensorkit.metrics.settings import MetricsSettings
@@ -68,6 +69,7 @@ class Config(_Section):
     audio: AudioSettings = AudioSettings()
     mqtt: MqttSettings = MqttSettings()
     influx: InfluxSettings = InfluxSettings()
+    history: HistorySettings = HistorySettings()
     dashboard: DashboardSettings = DashboardSettings()
 
     @field_validator("runners")

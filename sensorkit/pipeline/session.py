@@ -101,13 +101,13 @@ class Session:
                 pumps = [tg.create_task(self._pump(src), name=f"source:{i}")
                          for i, src in enumerate(self._sources)]
                 watcher = tg.create_task(self._watch(stop, pumps), name="stop-watcher")
-                await asyncio.wait(pumps)
+                await _all_done(pumps)
                 for ch in self._inputs.values():
                     ch.close()
-                await asyncio.wait(runner_tasks)
+                await _all_done(runner_tasks)
                 watcher.cancel()
                 self._bus.close()
-                await asyncio.wait(sink_tasks)
+                await _all_done(sink_tasks)
         return self.stats()
 
     async def _watch(self, stop: asyncio.Event, pumps: list[asyncio.Task[None]]) -> None:
@@ -196,3 +196,8 @@ class Session:
             async for _ in channel:  # keep draining so a BLOCK sink cannot stall the pipeline
                 self._errors[f"sink_discarded:{sink.name}"] += 1
 
+
+async def _all_done(tasks: Sequence[asyncio.Task[None]]) -> None:
+    """Wait for every task (none is fine: a session may have no sinks or no sources)."""
+    if tasks:
+        await asyncio.wait(tasks)

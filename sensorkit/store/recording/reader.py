@@ -70,6 +70,7 @@ class RecordingReader:
         for name, spec in self._mapping(meta_path, "tables").items():
             self._tables[name] = self._inside(meta_path, spec, f"tables.{name}")
         self._table_cache: dict[str, TableText] = {}
+        self._maps: dict[str, NDArray[Any]] = {}
         if not self.closed:
             self._problem(f"{self.path}: not closed cleanly (the writer was killed or is still running); "
                           "data up to its last flush is present")
@@ -189,10 +190,14 @@ class RecordingReader:
 
     def raw(self, sensor_id: str) -> NDArray[Any]:
         """The stream's structured records, memory-mapped read-only (no copy, any size)."""
+        cached = self._maps.get(sensor_id)
+        if cached is not None:
+            return cached
         s = self._stream(sensor_id)
-        if s.samples == 0:
-            return np.empty(0, s.dtype)
-        return np.memmap(s.path, dtype=s.dtype, mode="r", shape=(s.samples,))
+        raw: NDArray[Any] = (np.empty(0, s.dtype) if s.samples == 0
+                             else np.memmap(s.path, dtype=s.dtype, mode="r", shape=(s.samples,)))
+        self._maps[sensor_id] = raw  # one map per stream: mapping again on every call cost a third of analyze
+        return raw
 
     def index_range(self, sensor_id: str, start_s: float | None = None, end_s: float | None = None
                     ) -> tuple[int, int]:
