@@ -6,7 +6,8 @@ Phase 1 ("live"): one simulated runner (3 pods, acc+gyro at 200 Hz, fatigue from
 the run) streams flat out through the real ``Session`` with ``RunnerMetrics``, the cue engine
 and a ``RecordingSink``. Phase 2 ("replay"): that recording replayed by ``ReplaySource`` at
 maximum speed through the same stages (and a fresh recording sink), as ``sensorkit replay
---max`` does. A probe task in the same event loop samples the process RSS (``/proc``) and the
+--max`` does, in a fresh process (``--replay PATH``) as a user's replay would be. A probe
+task in the same event loop samples the process RSS (``/proc``) and the
 anonymous part of it (``RssAnon``: heap and numpy buffers, without file pages of the memory-
 mapped recording that the kernel may drop) every ``--every-s`` of wall time, with the data
 time reached. Flat = the median RSS of the last third of the run exceeds that of the first
@@ -17,7 +18,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import math
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -98,8 +102,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--every-s", type=float, default=0.5, help="RSS sampling period (wall seconds)")
     ap.add_argument("--no-replay", action="store_true", help="skip phase 2 (replay of the recording)")
     ap.add_argument("--quick", action="store_true", help="smoke run: a 4-minute run")
+    ap.add_argument("--replay", type=Path, help=argparse.SUPPRESS)  # phase 2 alone, in a child process
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
+    if args.replay is not None:
+        rep = ReplaySource(args.replay, speed=math.inf)
+        res = asyncio.run(_phase(rep.replay_info(), rep, lambda: rep.position_s,
+                                 args.replay.with_name("replay.skrec"), args.every_s))
+        write_json(args.out, res)
+        return 0
     seconds = 240.0 if args.quick else args.hours * 3600.0
     cfg = fatigue_config(duration_s=seconds, seed=0, name="marathoner", onset_s=0.6 * seconds)
     print(f"sensorkit {__version__}: {seconds / 3600:.2f} h, 3 pods @200 Hz, max speed; load average {load_avg()}; "
@@ -117,10 +128,12 @@ def main(argv: list[str] | None = None) -> int:
         phases["live"] = asyncio.run(_phase(info, src, sim_position, Path(tmp) / "live.skrec", args.every_s))
         _report("live (simulator -> DSP, cues, recording)", phases["live"], seconds)
         if not args.no_replay:
-            rep = ReplaySource(Path(tmp) / "live.skrec", speed=math.inf)
-            phases["replay"] = asyncio.run(_phase(rep.replay_info(), rep, lambda: rep.position_s,
-                                                  Path(tmp) / "replay.skrec", args.every_s))
-            _report("replay --max (recording -> DSP, cues, recording)", phases["replay"], seconds)
+            out = Path(tmp) / "replay.json"
+            subprocess.run([sys.executable, "-m", "bench.memory_marathon", "--replay", str(Path(tmp) / "live.skrec"),
+                            "--every-s", str(args.every_s), "--out", str(out)], check=True)
+            phases["replay"] = json.loads(out.read_text())
+            _report("replay --max in a fresh process (recording -> DSP, cues, recording)", phases["replay"],
+                    seconds)
     peak = max(p["peak_rss_mb"] for p in phases.values())
     growth = max(p["growth_mb"] for p in phases.values())
     flat = growth <= FLAT_MB
