@@ -43,6 +43,8 @@ class Spec:
     timeout_s: float = 3600.0
     needs: tuple[str, ...] = ()
     """Programs on PATH the benchmark needs (reported as skipped without them)."""
+    datasets_flag: bool = False
+    """Pass ``--datasets DIR`` (its default is relative to its own file, wrong in a relocated copy)."""
 
     @property
     def result_file(self) -> str:
@@ -221,12 +223,13 @@ def _phone_ingest(d: Json) -> list[Figure]:
 def _phone_fuzz(d: Json) -> list[Figure]:
     res = d.get("results") or []
     ok = sum(bool(r.get("passed")) for r in res)
-    return [Figure(f"phone parsers surviving {d.get('cases_per_property')} cases", f"{ok}/{len(res)}", "", "all",
+    cases = d.get("cases_per_property") or max((int(r.get("cases", 0)) for r in res), default=0)
+    return [Figure(f"phone parsers surviving {cases} cases each", f"{ok}/{len(res)}", "", "all",
                    bool(res) and ok == len(res))]
 
 
 SPECS: tuple[Spec, ...] = (
-    Spec("accuracy", "bench.accuracy", (), ("--sim-s", "30"), _accuracy),
+    Spec("accuracy", "bench.accuracy", (), ("--sim-s", "30"), _accuracy, datasets_flag=True),
     Spec("dsp_speed", "bench.dsp_speed", (), ("--seconds", "30", "--repeats", "1", "--ahrs-rates", "25"), _dsp_speed),
     Spec("simulator_speed", "bench.simulator_speed", (), ("--seconds", "120", "--repeats", "1"), _simulator),
     Spec("recording_io", "bench.recording_io", (), ("--minutes", "3"), _recording),
@@ -242,7 +245,7 @@ SPECS: tuple[Spec, ...] = (
     Spec("cues_detection", "bench.cues_detection", (), ("--quick",), _cues_detection),
     Spec("pipeline_cost", "bench.pipeline_cost", (), ("--quick",), _pipeline),
     Spec("dashboard_load", "bench.dashboard_load", (), ("--seconds", "3"), _dashboard),
-    Spec("simulator_realism", "bench.simulator_realism", ()),
+    Spec("simulator_realism", "bench.simulator_realism", (), datasets_flag=True),
     Spec("phone_ingest", "bench.phone_ingest", (), ("--seconds", "10"), _phone_ingest),
     # The 100,000-case fuzz run takes ~1.5 CPU hours: run it on its own (see docs/performance.md).
     Spec("phone_fuzz", "bench.phone_fuzz", ("--cases", "2000"), ("--cases", "50"), _phone_fuzz),

@@ -86,7 +86,7 @@ def run_one(spec: Spec, *, quick: bool, workdir: Path | None, results: Path,
             echo: Callable[[str], None] = print, extra_args: Sequence[str] = ()) -> Outcome:
     """Run one benchmark; ``workdir`` is a relocated bench copy (None: run in place)."""
     args = list(spec.quick_args if quick else spec.full_args) + list(extra_args)
-    if spec.name == "accuracy" and "--datasets" not in args:
+    if spec.datasets_flag and "--datasets" not in args:
         args += ["--datasets", str(DATASETS)]
     out = Outcome(spec.name, "ok", args=args)
     if not exists(spec):
