@@ -141,8 +141,8 @@ class Session:
         cancellation is thrown into the source here so it gets the same chance.
         """
         athrow = getattr(items, "athrow", None)
-        if athrow is None:
-            return
+        if athrow is None or getattr(items, "ag_frame", True) is None:
+            return  # not a generator, or one that already ended with the stop (athrow would return None)
         try:
             async with asyncio.timeout(self._hand_over_s):
                 item = await athrow(asyncio.CancelledError())
