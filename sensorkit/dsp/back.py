@@ -103,7 +103,10 @@ class BackStepSettings:
     max_step_s: float = 0.75
     """Longest step (s) still joined to the previous one (80 steps/min)."""
     min_peak_g: float = 1.3
-    """A stance must reach this filtered vertical acceleration (g)."""
+    """A stance must reach this filtered vertical acceleration (g) ..."""
+    min_peak_fraction: float = 0.0
+    """... and this fraction (dimensionless) of the median of the last three accepted peaks:
+    a threshold that scales with the runner's own signal (0 = off)."""
     side_vote: float = 0.7
     """Weight of the past in the alternating left/right vote (dimensionless, 0..1; 0 = every
     step on its own)."""
@@ -280,6 +283,10 @@ class BackStepDetector:
         tc = self._time_at(float(j)) + s.tc_offset_s  # refined at release, with look-ahead
         peak = float(self._filt.view(rise, j).max()) if j > rise else 0.0
         if not (s.min_contact_s <= tc - ic <= s.max_contact_s) or peak < s.min_peak_g:
+            self.health.rejected += 1
+            return
+        if s.min_peak_fraction > 0.0 and self._peaks \
+                and peak < s.min_peak_fraction * sorted(self._peaks)[len(self._peaks) // 2]:
             self.health.rejected += 1
             return
         if s.contact_from_moments:

@@ -4,7 +4,10 @@ Without pitch rate there is no rotation to time touchdown on. What an ankle or s
 accelerometer does show on every stride is the late-swing/landing hump of |acc| (5-10 g on the
 adeptdata shoe sensor) followed by the quiet stance; touchdown is taken at the end of that
 hump (its falling edge through ``tc_fraction`` of the way down). Good for stride cadence;
-contact time, strike angle and impact are not reported.
+contact time, strike angle and impact are not reported. A hump counts from 4.5 g (after the
+10 Hz filter) if it also reaches 60 % of the runner's recent humps: on the adeptdata ankle the
+humps are 6.3-10 g in steady running but 5.3-5.7 g in a slow, soft stretch (870 s), while the
+other maxima of a stride stay at 2-4 g.
 
 Look-ahead: as the lower-back segmentation with these settings, ~0.2 s after touchdown.
 """
@@ -21,9 +24,9 @@ from sensorkit.dsp.contacts import Contact
 from sensorkit.model import Side
 
 FOOT_ACC_DEFAULTS = BackStepSettings(
-    lowpass_hz=10.0, fir_duration_s=0.1, on_g=5.5, off_g=3.0, ic_fraction=0.3, tc_fraction=0.3,
+    lowpass_hz=10.0, fir_duration_s=0.1, on_g=4.5, off_g=3.0, ic_fraction=0.3, tc_fraction=0.3,
     contact_from_moments=False, min_contact_s=0.03, max_contact_s=0.4, min_step_s=0.42, max_step_s=1.6,
-    min_peak_g=6.0, side_vote=0.0)
+    min_peak_g=4.5, min_peak_fraction=0.6, side_vote=0.0)
 """Shoe accelerometer defaults: one |acc| hump per stride, touchdown at its falling edge."""
 
 

@@ -4,9 +4,17 @@ Two ActiGraph GT9X Link accelerometers (no gyro), 100 Hz, in g: one on an elasti
 left hip, one clipped to the outside of the left shoe below the ankle. There is no ground
 truth, so the references are offline and robust:
 
-* **cadence**: in every 30-s window, the shoe's stride period (autocorrelation peak of the
-  ankle's acceleration magnitude, lag 0.55-1.6 s, refined by parabolic interpolation) gives
-  ``2 * 60 / stride_s`` steps/min; a second estimate counts stride peaks as a cross-check;
+* **cadence**: in every 30-s window, the steps taken in it per minute - 2 x the ankle's strides
+  (impact peaks) counted in the window, fractional at its edges, per minute of the time they
+  cover: the same definition the DSP's steps are scored with
+  (:func:`sensorkit.validation.scoring.interval_cadence_spm`). The stride period from the
+  autocorrelation of the ankle's acceleration magnitude (lag 0.55-1.6 s, parabolic
+  refinement) is the cross-check: a window is a reference only if its strides cover at least
+  ``min_coverage`` of it (running throughout: no stop, no stride longer than 1.5 x the
+  median), it is periodic and the two agree within ``max_disagreement_spm``. (Until this
+  version the autocorrelation was the reference: in a window where the pace changes, e.g.
+  870-900 s, 152 -> 169 steps/min, it gives the dominant period, 168.7 steps/min, not the
+  166.7 steps/min actually taken.)
 * **standing pauses**: spans where the 2-s moving standard deviation of the acceleration
   magnitude stays below 0.05 g on both sensors for at least 3 s.
 
@@ -31,6 +39,7 @@ from scipy.signal import find_peaks
 from sensorkit import __version__
 from sensorkit.errors import InputFileError
 from sensorkit.model import PhoneWear, Placement, RunnerInfo, SampleBlock, SensorInfo, SessionInfo
+from sensorkit.validation.scoring import window_cycles
 
 F64 = NDArray[np.float64]
 
@@ -55,7 +64,9 @@ class AdeptSettings:
     stride_max_s: float = 1.6
     min_periodicity: float = 0.5
     max_disagreement_spm: float = 2.0
-    """A window is a cadence reference only if both offline estimates agree this closely."""
+    """A window is a cadence reference only if both offline estimates agree this closely ..."""
+    min_coverage: float = 0.95
+    """... and its running strides cover this share of it (no stop-and-go inside)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +79,13 @@ class CadenceWindow:
     """``running`` (steady: no pause, both estimates agree), ``pause`` (mostly standing) or
     ``mixed`` (a pause, a stop-and-go or an irregular stretch inside: not scored)."""
     cadence_spm: float
+    """The reference: steps per minute taken in the window (ankle strides x 2, counted)."""
     autocorr_peak: float
     """Normalised autocorrelation at the stride lag: periodicity quality (1 = perfect)."""
     cadence_count_spm: float
-    """Cross-check: 2 x strides counted from ankle impact peaks."""
+    """2 x strides counted from ankle impact peaks (equal to ``cadence_spm`` when running)."""
+    cadence_autocorr_spm: float = float("nan")
+    """Cross-check: 2 x 60 / the autocorrelation's stride period."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -165,33 +179,50 @@ def stride_cadence(vm: F64, s: AdeptSettings) -> tuple[float, float]:
     return 120.0 * RATE_HZ / (k + shift), float(b)
 
 
-def counted_cadence(vm: F64, stride_spm: float) -> float:
-    """Cross-check: strides counted as the largest ankle peak per expected stride."""
+def stride_peaks_s(time_s: F64, vm: F64, stride_spm: float) -> F64:
+    """Times of the ankle's impact peaks: the largest peak per expected stride."""
     if not np.isfinite(stride_spm):
-        return float("nan")
+        return np.empty(0)
     stride_n = 120.0 * RATE_HZ / stride_spm
     peaks, _ = find_peaks(vm, distance=max(1, int(0.7 * stride_n)), prominence=0.5)
+    return np.asarray(time_s[peaks], dtype=np.float64)
+
+
+def counted_cadence(time_s: F64, vm: F64, stride_spm: float, start_s: float, window_s: float,
+                    max_stride_s: float) -> tuple[float, float]:
+    """Steps per minute taken in ``[start_s, start_s + window_s)`` and the share it covers.
+
+    2 x the strides between impact peaks, by the window definition of
+    :func:`sensorkit.validation.scoring.interval_cadence_spm`.
+    """
+    peaks = stride_peaks_s(time_s, vm, stride_spm)
     if peaks.size < 3:
-        return float("nan")
-    return float(120.0 * RATE_HZ * (peaks.size - 1) / (peaks[-1] - peaks[0]))
+        return float("nan"), 0.0
+    cycles, covered = window_cycles(peaks[1:], np.diff(peaks), [start_s], window_s, max_stride_s)
+    if covered[0] <= 0:
+        return float("nan"), 0.0
+    return float(120.0 * cycles[0] / covered[0]), float(covered[0] / window_s)
 
 
 def reference_windows(time_s: F64, ankle_g: F64, pauses: list[tuple[float, float]],
                       s: AdeptSettings) -> list[CadenceWindow]:
     vm = np.linalg.norm(ankle_g, axis=1)
     out = []
+    margin = s.stride_max_s * 2  # strides crossing the window's edges count in part
     for start in np.arange(0.0, time_s[-1] - s.window_s + 1e-9, s.window_s):
         end = start + s.window_s
         overlap = sum(max(0.0, min(b, end) - max(a, start)) for a, b in pauses)
         sel = (time_s >= start) & (time_s < end)
         kind = "running" if overlap == 0 else ("pause" if overlap > 0.5 * s.window_s else "mixed")
-        spm, quality = stride_cadence(vm[sel], s)
-        count = counted_cadence(vm[sel], spm)
-        steady = quality >= s.min_periodicity and abs(spm - count) <= s.max_disagreement_spm
+        auto, quality = stride_cadence(vm[sel], s)
+        wide = (time_s >= start - margin) & (time_s < end + margin)
+        count, coverage = counted_cadence(time_s[wide], vm[wide], auto, float(start), s.window_s, s.stride_max_s)
+        steady = (quality >= s.min_periodicity and coverage >= s.min_coverage
+                  and abs(auto - count) <= s.max_disagreement_spm)
         if kind != "running" or not steady:
-            spm = count = float("nan")
+            auto = count = float("nan")
             kind = "mixed" if kind == "running" else kind
-        out.append(CadenceWindow(float(start), float(end), kind, spm, quality, count))
+        out.append(CadenceWindow(float(start), float(end), kind, count, quality, count, auto))
     return out
 
 
