@@ -77,13 +77,26 @@ class CountedSource:
         await self.source.__aexit__(*exc)
 
     async def items(self) -> AsyncIterator[SourceItem]:
-        async for item in self.source.items():
+        inner = self.source.items()
+        handed: SourceItem | None = None
+        while True:
+            try:
+                item = handed if handed is not None else await anext(inner)
+            except StopAsyncIteration:
+                return
+            handed = None
             if isinstance(item, SampleBlock) and len(item):
                 self.samples[item.sensor_id] += len(item)
                 self.data_time_s = max(self.data_time_s, float(item.end_s))
             elif isinstance(item, Gap):
                 self.lost[item.sensor_id] += item.lost_samples or 0
-            yield item
+            try:
+                yield item
+            except asyncio.CancelledError:  # the session's stop, thrown in here: pass it on
+                try:
+                    handed = await inner.athrow(asyncio.CancelledError())  # type: ignore[attr-defined]
+                except StopAsyncIteration:
+                    return
 
 
 @dataclass

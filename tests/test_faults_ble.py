@@ -69,10 +69,23 @@ class Counted:
         await self.source.__aexit__(*exc)
 
     async def items(self) -> AsyncIterator[SourceItem]:
-        async for item in self.source.items():
+        inner = self.source.items()
+        handed: SourceItem | None = None
+        while True:
+            try:
+                item = handed if handed is not None else await anext(inner)
+            except StopAsyncIteration:
+                return
+            handed = None
             if isinstance(item, SampleBlock):
                 self.samples[item.sensor_id] += len(item)
-            yield item
+            try:
+                yield item
+            except asyncio.CancelledError:  # the session's stop, thrown in here: pass it on
+                try:
+                    handed = await inner.athrow(asyncio.CancelledError())
+                except StopAsyncIteration:
+                    return
 
 
 @dataclass
