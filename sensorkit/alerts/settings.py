@@ -92,7 +92,7 @@ class RuleSettings(BaseModel):
 DEFAULT_RULES: dict[str, RuleSettings] = {
     CueKind.TRUNK_LEAN.value: RuleSettings(triggers={"trunk_lean_deg": 2.5}, min_duration_s=15.0,
                                            cooldown_s=240.0, priority=4),
-    CueKind.OVERSTRIDE.value: RuleSettings(triggers={"cadence_spm": 3.0}, min_duration_s=15.0,
+    CueKind.OVERSTRIDE.value: RuleSettings(triggers={"cadence_spm": 3.5}, min_duration_s=15.0,
                                            cooldown_s=240.0, priority=3),
     CueKind.IMPACT.value: RuleSettings(triggers={"impact_g": 12.0, "rearfoot_pct": 20.0}, min_duration_s=15.0,
                                        cooldown_s=240.0, priority=3),
