@@ -239,7 +239,8 @@ def decode_frame(data: bytes, factors: Mapping[int, float]) -> ImuPacket | None:
             gyr = decode_delta_frames(payload, 3, 16).astype(np.float64) * factor
         else:
             bits = decode_delta_frames(payload, 3, 32).astype(np.int32)
-            gyr = bits.view(np.float32).astype(np.float64) * factor
+            with np.errstate(invalid="ignore"):  # signalling-NaN patterns: refused just below
+                gyr = bits.view(np.float32).astype(np.float64) * factor
             if not np.isfinite(gyr).all():  # a corrupted frame; NaN would poison the AHRS
                 raise DecodeError("PMD GYRO: non-finite values in a float frame")
         return ImuPacket("gyr", gyr_dps=gyr, device_time_s=t, ref_index=-1)
