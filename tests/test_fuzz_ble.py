@@ -313,3 +313,15 @@ def test_a_corrupted_float_gyro_frame_is_a_decode_error_not_nan_samples() -> Non
     except DecodeError:
         return
     check_well_formed(items)
+
+
+def test_a_signalling_nan_in_a_float_gyro_frame_is_a_decode_error_without_a_warning() -> None:
+    """Found by the long fuzz run: converting a signalling-NaN bit pattern raised numpy's
+    'invalid value' RuntimeWarning inside the decoder (an error wherever warnings are)."""
+    bits = np.array([[0x7F800001, 0, 0], [0, 0, 0]], dtype=np.int64)  # float32 signalling NaN
+    frame = _pmd_header(polar_pmd.GYRO, 0, 0x81) + pmd_deltas(bits, 32, [1])
+    try:
+        items = decode("polar_verity", uuids.PMD_DATA, frame)
+    except DecodeError:
+        return
+    check_well_formed(items)
