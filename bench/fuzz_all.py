@@ -30,6 +30,7 @@ import logging
 import shutil
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -115,7 +116,9 @@ def run_one(prop: Callable[..., None], strategies: tuple[Any, ...], cases: int, 
                       print_blob=False)
     test = seed(seed_)(config(given(*strategies)(counted)))
     try:
-        test()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # as in CI (pytest -W error): a warning is a failure
+            test()
     except Exception as exc:  # report and go on with the next property
         return ran, f"{type(exc).__name__}: {exc}"[:2000]
     return ran, ""
