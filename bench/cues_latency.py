@@ -61,7 +61,7 @@ def fast_settings(warmup_s: float = 10.0, settle_s: float = 0.0, cooldown_s: flo
     return AlertsSettings.model_validate({
         "settle_s": settle_s, "warmup_s": warmup_s, "min_warmup_samples": 5, "ewma_tau_s": 1.0,
         "max_cues_per_minute": 1000, "min_gap_s": 0.0,
-        "rules": {k: {"min_duration_s": 0.0, "cooldown_s": cooldown_s} for k in KINDS}})
+        "rules": {k: {"min_duration_s": 0.0, "cooldown_s": cooldown_s, "repeat_backoff": 1.0} for k in KINDS}})
 
 
 class TimedCueEngine(CueEngine):

@@ -136,6 +136,7 @@ class MqttSink:
             await tls_probe(self.settings.host, self.settings.port_or_default(), options["tls_context"],
                             self.settings.connect_timeout_s)
         client = aiomqtt.Client(**options)
+        client.pending_calls_threshold = MAX_INFLIGHT_CUES + 8  # our window is deliberate, not a backlog
         await client.__aenter__()
         return client
 
