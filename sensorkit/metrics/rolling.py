@@ -12,6 +12,29 @@ def _mean(xs: list[float]) -> float | None:
     return fmean(xs) if xs else None
 
 
+def window_cadence_spm(steps: list[StepMetrics], lo_s: float, hi_s: float) -> float | None:
+    """Steps taken in ``(lo_s, hi_s]`` per minute of the time they cover.
+
+    Each step covers ``[time_s - step_time_s, time_s]``; a step crossing the window's start
+    counts with the fraction inside. Steps longer than 1.5 x the window's median (a missed
+    step, a stop) are holes, left out of both. The same definition the validation scores
+    with (``sensorkit.validation.scoring.interval_cadence_spm``). Unlike ``60 / median``, it
+    stays right when step times alternate, as they do for a phone worn off the body's
+    midline (0.34 / 0.43 s: the median flips between 140 and 176 steps/min).
+    """
+    spans = [(s.time_s, s.step_time_s) for s in steps if s.step_time_s is not None and s.step_time_s > 0]
+    if not spans:
+        return None
+    limit = 1.5 * median(iv for _, iv in spans)
+    cycles = covered = 0.0
+    for t, iv in spans:
+        inside = min(t, hi_s) - max(t - iv, lo_s)
+        if inside > 0 and iv <= limit:
+            cycles += inside / iv
+            covered += inside
+    return 60.0 * cycles / covered if covered > 0 else None
+
+
 class RollingWindow:
     """Keeps recent steps, lean and speed readings; ``emit(now)`` summarises the window."""
 
@@ -50,8 +73,7 @@ class RollingWindow:
             while q and _time(q[0]) <= lo:
                 q.popleft()
         steps = [s for s in self._steps if s.time_s <= now_s]
-        times = [s.step_time_s for s in steps if s.step_time_s is not None]
-        cadence = 60.0 / median(times) if times else None
+        cadence = window_cadence_spm(steps, lo, now_s)
         contact = [s.contact_time_ms for s in steps if s.contact_time_ms is not None]
         left = sum(s.contact_time_ms or 0.0 for s in steps if s.side is Side.LEFT)
         right = sum(s.contact_time_ms or 0.0 for s in steps if s.side is Side.RIGHT)
