@@ -246,6 +246,8 @@ SPECS: tuple[Spec, ...] = (
     Spec("pipeline_cost", "bench.pipeline_cost", (), ("--quick",), _pipeline),
     Spec("dashboard_load", "bench.dashboard_load", (), ("--seconds", "3"), _dashboard),
     Spec("simulator_realism", "bench.simulator_realism", (), datasets_flag=True),
+    Spec("soak_influx_outage", "bench.soak_influx_outage", (), ("--down-min", "0.25", "--up-s", "5", "--after-s", "10"),
+         needs=("influxd",)),
     Spec("phone_ingest", "bench.phone_ingest", (), ("--seconds", "10"), _phone_ingest),
     # The 100,000-case fuzz run takes ~1.5 CPU hours: run it on its own (see docs/performance.md).
     Spec("phone_fuzz", "bench.phone_fuzz", ("--cases", "2000"), ("--cases", "50"), _phone_fuzz),
