@@ -45,6 +45,8 @@ class Spec:
     """Programs on PATH the benchmark needs (reported as skipped without them)."""
     datasets_flag: bool = False
     """Pass ``--datasets DIR`` (its default is relative to its own file, wrong in a relocated copy)."""
+    discovered: bool = False
+    """Found in bench/ but not listed here: run full-size only (its quick size is unknown)."""
 
     @property
     def result_file(self) -> str:
@@ -248,14 +250,19 @@ SPECS: tuple[Spec, ...] = (
     Spec("simulator_realism", "bench.simulator_realism", (), datasets_flag=True),
     Spec("soak_influx_outage", "bench.soak_influx_outage", (), ("--down-min", "0.25", "--up-s", "5", "--after-s", "10"),
          needs=("influxd",)),
+    Spec("soak_marathon", "bench.soak_marathon", (), ("--hours", "0.05")),
+    Spec("soak_runners", "bench.soak_runners", (), ("--runners", "3", "--minutes", "0.5")),
+    Spec("soak_ble_storm", "bench.soak_ble_storm", (), ("--minutes", "0.5")),
     Spec("phone_ingest", "bench.phone_ingest", (), ("--seconds", "10"), _phone_ingest),
     # The 100,000-case fuzz run takes ~1.5 CPU hours: run it on its own (see docs/performance.md).
     Spec("phone_fuzz", "bench.phone_fuzz", ("--cases", "2000"), ("--cases", "50"), _phone_fuzz),
+    # The >= 100,000-case run per property takes hours: `python -m bench.fuzz_all` on its own.
+    Spec("fuzz_all", "bench.fuzz_all", ("--cases", "2000"), ("--cases", "50")),
 )
 
 
-NOT_BENCHMARKS = frozenset({"dashboard_screenshot"})
-"""Modules in bench/ that are tools, not benchmarks (the screenshot rewrites docs/img)."""
+NOT_BENCHMARKS = frozenset({"dashboard_screenshot", "soak_common"})
+"""Modules in bench/ that are tools or helpers, not benchmarks (the screenshot rewrites docs/img)."""
 
 
 def select(specs: Iterable[Spec], only: Iterable[str] | None) -> list[Spec]:

@@ -55,7 +55,7 @@ class Outcome:
 def discover(specs: Sequence[Spec] = SPECS) -> list[Spec]:
     """The registry plus any ``bench/<name>.py`` it does not list yet (run without arguments)."""
     known = {s.name for s in specs}
-    extra = [Spec(p.stem, f"bench.{p.stem}") for p in sorted(BENCH.glob("*.py"))
+    extra = [Spec(p.stem, f"bench.{p.stem}", discovered=True) for p in sorted(BENCH.glob("*.py"))
              if not p.stem.startswith("_") and p.stem not in known | NOT_BENCHMARKS]
     return [*specs, *extra]
 
@@ -91,6 +91,9 @@ def run_one(spec: Spec, *, quick: bool, workdir: Path | None, results: Path,
     out = Outcome(spec.name, "ok", args=args)
     if not exists(spec):
         out.status, out.note = "missing", f"{spec.module} not in bench/ yet"
+        return out
+    if quick and spec.discovered:
+        out.status, out.note = "skipped", "not in bench/_registry.py: no quick size known"
         return out
     missing = [p for p in spec.needs if shutil.which(p) is None]
     if missing:

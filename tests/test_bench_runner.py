@@ -55,6 +55,12 @@ def test_a_benchmark_not_written_yet_is_reported_not_fatal(tmp_path: Path) -> No
     assert "MISSING" in lines[-2]
 
 
+def test_an_unregistered_benchmark_is_not_run_full_size_in_a_quick_run(tmp_path: Path) -> None:
+    stranger = Spec("memory_marathon", "bench.memory_marathon", discovered=True)
+    summary = run_all([stranger], quick=True, results=tmp_path, echo=lambda _: None)
+    assert summary["benchmarks"][0]["status"] == "skipped"
+
+
 def test_every_bench_module_is_known_to_the_runner() -> None:
     names = {s.name for s in discover()}
     for path in (REPO / "bench").glob("*.py"):
