@@ -13,18 +13,19 @@ vertical force pulse (``contact_from_moments``). The edges of the pelvis's pulse
 pelvis rotation and the runner's leg compliance distort it (the pelvis starts to rise from
 40 ms before to 20 ms after touchdown depending on the runner: per-trial IC bias -15..+25 ms
 on the Fukuchi trials), while the pulse's centroid and width are set by the ground force
-itself. Over the positive part of the filtered vertical acceleration between the flight minima
-around a stance, the centroid lies at ``pulse_centroid_fraction`` of the contact (Fukuchi
-0.42-0.455 per trial; a half-sine would give 0.5: the pelvis's pulse peaks early, at ~1/3) and
-the standard deviation ``sd`` grows with contact time ``T`` as ``sd^2 = (a T)^2 + s0^2``: a
-width proportional to the contact plus a fixed smear of ``s0`` ~30 ms (pelvis and soft-tissue
-dynamics, the filter; sd/T is 0.18 at 0.31 s and 0.21 at 0.22 s on one runner, the same trend
-on the simulator). So ``T = sqrt(sd^2 - s0^2) / a`` and IC = centroid - fraction x T.
-Constants: least squares over eight reference runs, equal weight each (the five Fukuchi
-trials and the three simulator runners of ``bench.accuracy``). Leaving each Fukuchi trial out
-of the fit in turn: median |IC error| 4.7 ms, bias +4 ms, contact time RMSE 12.6 ms, against
-10 ms, +2.5 ms and 30 ms from the edges. (Fukuchi alone gives a fraction of 0.443; the
-simulator's pulse centroid sits at 0.41, 7-10 ms earlier.)
+itself. The pulse is the filtered vertical acceleration between the flight minima around a
+stance, limited to 0..``pulse_cap_g`` (the time the leg carries load, insensitive to the peak's
+height and to a clipping sensor). Its centroid lies at ``pulse_centroid_fraction`` of the
+contact (Fukuchi 0.45-0.48 per trial; a half-sine would give 0.5: the pelvis's force peaks
+early, at ~1/3) and its standard deviation ``sd`` grows with the contact time ``T`` as
+``sd^2 = (a T)^2 + s0^2``: a width proportional to the contact plus a fixed smear ``s0`` of
+~36 ms (pelvis and soft-tissue dynamics, the filter); sd/T is 0.20 at 0.31 s and 0.235 at
+0.22 s on one runner, with the same trend on the simulator. So ``T = sqrt(sd^2 - s0^2) / a``
+and IC = centroid - fraction x T. Constants: least squares over eight reference runs, equal
+weight each (the five Fukuchi trials and the three simulator runners of ``bench.accuracy``).
+Leaving each Fukuchi trial out of the fit in turn: median |IC error| 4.3 ms, bias +4.7 ms,
+contact time RMSE 11.7 ms, against 10.0 ms, +2.5 ms and 29.8 ms from the edges. (Fukuchi
+alone would give a fraction of 0.464; the simulator's pulse centroid sits at 0.42-0.45.)
 
 Side: the pelvis's roll rate averaged over a stance, relative to its whole step, is negative
 in every left stance and positive in every right one on all five Fukuchi trials (three
@@ -73,14 +74,18 @@ class BackStepSettings:
     contact_from_moments: bool = True
     """IC and TC from the centroid and width of the stance's force pulse (see the module
     docstring); False: from the edges (``ic_fraction``, ``tc_fraction``)."""
-    pulse_sd_per_contact: float = 0.162
-    """``a`` in ``sd^2 = (a T)^2 + s0^2``: the positive vertical-acceleration pulse's standard
-    deviation per second of contact time ``T`` (dimensionless)."""
-    pulse_sd_floor_s: float = 0.029
+    pulse_cap_g: float = 1.5
+    """The pulse is the filtered vertical acceleration between 0 and this (g): the time the
+    leg carries load, hardly changed by the height of the peak, heavy landings or a sensor
+    range as small as 2 g."""
+    pulse_sd_per_contact: float = 0.166
+    """``a`` in ``sd^2 = (a T)^2 + s0^2``: the pulse's standard deviation per second of
+    contact time ``T`` (dimensionless)."""
+    pulse_sd_floor_s: float = 0.036
     """``s0`` (s): the fixed smear in the pulse's width, whatever the contact time."""
-    pulse_centroid_fraction: float = 0.433
+    pulse_centroid_fraction: float = 0.452
     """Where the pulse's centroid lies within the contact, from IC (dimensionless; Fukuchi
-    0.424-0.455 per trial, simulator 0.41-0.43)."""
+    0.44-0.47 per trial, simulator 0.43-0.44)."""
     ic_fraction: float = 0.10
     """Edge timing (and the fallback of moment timing): IC is where the rising edge has climbed
     this fraction (dimensionless) of the way from the flight minimum before it to the stance
@@ -314,8 +319,8 @@ class BackStepDetector:
 
         The pulse is the positive part of the filtered vertical acceleration between the flight
         minimum before the rising edge and the one after the falling edge (searched up to
-        ``end``, exclusive): fixed windows, so block boundaries cannot matter. Implausible
-        widths fall back to the edges.
+        ``end``, exclusive), capped at ``pulse_cap_g``: fixed windows, so block boundaries
+        cannot matter. Implausible widths fall back to the edges.
         """
         assert self._lobe is not None
         s = self.settings
@@ -327,7 +332,7 @@ class BackStepDetector:
         if lo <= rise and x.shape[0] > j - lo + 1:
             kb = int(np.argmin(x[: rise - lo + 1]))
             ka = j - lo + int(np.argmin(x[j - lo:]))
-            w = np.maximum(x[kb:ka + 1], 0.0)
+            w = np.clip(x[kb:ka + 1], 0.0, s.pulse_cap_g)
             area = float(w.sum())
             if area > 0.0:
                 pos = np.arange(kb, ka + 1, dtype=np.float64)
