@@ -218,6 +218,15 @@ def _cues_detection(d: Json) -> list[Figure]:
             at_most("missed drifts, simulator", h.get("simulator_missed"), 0)]
 
 
+def _soak(d: Json) -> list[Figure]:
+    problems = d.get("problems")
+    out = [Figure("problems found (loss, leaks, growth, errors)", len(problems) if isinstance(problems, list) else None,
+                  "", "0", None if not isinstance(problems, list) else not problems)]
+    if d.get("rss_growth_pct") is not None:
+        out.append(info("RSS growth over the soak", d.get("rss_growth_pct"), "%"))
+    return out
+
+
 def _phone_ingest(d: Json) -> list[Figure]:
     return [info("one 100 Hz Sensor Logger phone", d.get("core_pct_per_100hz_sensorlogger_phone"), "% of a core")]
 
@@ -250,9 +259,9 @@ SPECS: tuple[Spec, ...] = (
     Spec("simulator_realism", "bench.simulator_realism", (), datasets_flag=True),
     Spec("soak_influx_outage", "bench.soak_influx_outage", (), ("--down-min", "0.25", "--up-s", "5", "--after-s", "10"),
          needs=("influxd",)),
-    Spec("soak_marathon", "bench.soak_marathon", (), ("--hours", "0.05")),
-    Spec("soak_runners", "bench.soak_runners", (), ("--runners", "3", "--minutes", "0.5")),
-    Spec("soak_ble_storm", "bench.soak_ble_storm", (), ("--minutes", "0.5")),
+    Spec("soak_marathon", "bench.soak_marathon", (), ("--hours", "0.05"), _soak),
+    Spec("soak_runners", "bench.soak_runners", (), ("--runners", "3", "--minutes", "0.5"), _soak),
+    Spec("soak_ble_storm", "bench.soak_ble_storm", (), ("--minutes", "0.5"), _soak),
     Spec("phone_ingest", "bench.phone_ingest", (), ("--seconds", "10"), _phone_ingest),
     # The 100,000-case fuzz run takes ~1.5 CPU hours: run it on its own (see docs/performance.md).
     Spec("phone_fuzz", "bench.phone_fuzz", ("--cases", "2000"), ("--cases", "50"), _phone_fuzz),
