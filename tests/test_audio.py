@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sensorkit.alerts import AlertsSettings, load_phrasebook
+from sensorkit.alerts import AlertsSettings, available_languages, load_phrasebook
 from sensorkit.alerts.audio import AudioSettings, AudioSink, build_audio_sink
 from sensorkit.alerts.audio.clips import RATE_HZ, ClipCache, earcon, read_wav, write_wav
 from sensorkit.alerts.audio.output import detect_player
@@ -62,7 +62,7 @@ def test_each_cue_kind_has_its_own_short_audible_earcon(tmp_path: Path) -> None:
     assert len(set(patterns.values())) == len(CueKind)
 
 
-@pytest.mark.parametrize("language", ["en", "de"])
+@pytest.mark.parametrize("language", available_languages())
 async def test_espeak_renders_every_phrase_once_into_a_cached_clip(tmp_path: Path, language: str) -> None:
     book = load_phrasebook(language)
     cache = ClipCache(tmp_path, voice=book.voice, words_per_minute=170, volume_pct=100, speech=True,
