@@ -35,9 +35,9 @@ stance mean positive (to the left) in a left stance (weaker: relative to the ste
 right on only 22-97 % of steps, the plain stance mean does better).
 The sign is voted over the alternating step sequence, so single noisy steps do not flip it.
 
-Look-ahead (data time after the event): an IC is final when its force pulse has ended - at the
-flight minimum after it, searched up to ``flight_search_s`` past the falling edge or to the next
-rising edge, plus the FIR delay (about contact time + 0.05-0.15 s; with edge timing
+Look-ahead (data time after the event): an IC is final when its force pulse has ended - back at
+0 g after the falling edge (at the latest ``flight_search_s`` after it, or at the next rising
+edge), plus the FIR delay: about contact time + 0.05 s (with edge timing
 ``min_contact_s`` after its rising edge, about 0.1 s); a complete :class:`Contact` (with its
 vertical oscillation, which needs the next IC) is released one step later, when the next IC
 is final, or after a deadline when no next step comes.
@@ -139,6 +139,8 @@ class BackStepDetector:
         self._max_contact_n = round(settings.max_contact_s * sampling_rate_hz) + 1
         self._flight_n = max(round(settings.flight_search_s * sampling_rate_hz), 2)
         self._width = int((settings.max_step_s + 0.1) * sampling_rate_hz) + 4  # samples per step row
+        k = np.arange(2 * self._flight_n + 2 * self._max_contact_n + 8, dtype=np.float64)
+        self._powers = np.stack([np.ones_like(k), k, k * k])  # moments of a pulse in one product
         self.reset()
 
     def reset(self) -> None:
@@ -154,7 +156,8 @@ class BackStepDetector:
         self._rise_pos = 0.0  # its IC position (fractional sample index)
         self._rise_confirmed = False
         self._open: list[tuple[float, int, float, float | None]] = []  # (ic_pos, fall, peak, tc_pos)
-        self._lobe: tuple[int, int, float, float] | None = None  # rise, fall, peak, edge IC: not timed yet
+        self._lobe: tuple[int, int, float] | None = None  # rise, fall, peak: a pulse not timed yet
+        self._lobe_scan = 0  # filtered index up to which the pulse's end was searched
         self._peaks: list[float] = []  # last stance peaks (g), the scale of the edges
         self._final: list[tuple[float, float, float | None]] = []  # ready, features pending
         self._vote = 0.0
@@ -248,7 +251,7 @@ class BackStepDetector:
                 self._confirm_rise(j, out)
                 if d[e] > 0:
                     if self._lobe is not None:  # the pulse before this one ends here at the latest
-                        self._time_lobe(j)
+                        self._end_lobe(j, rise=j)
                     self._rise = j
                     self._rise_confirmed = False
                 elif self._rise is not None:
@@ -256,8 +259,8 @@ class BackStepDetector:
             self._state = int(state[-1])
         self._cursor = hi
         self._confirm_rise(hi, out)
-        if self._lobe is not None and hi >= self._lobe[1] + self._flight_n:
-            self._time_lobe(self._lobe[1] + self._flight_n)
+        if self._lobe is not None:
+            self._end_lobe(hi)
         if self._rise is not None and hi - self._rise > self._max_contact_n + self._flight_n:
             # Standing or walking: this "stance" can only be rejected when it ends; forget it now.
             self._rise = None
@@ -272,8 +275,10 @@ class BackStepDetector:
         if self._rise is None or self._rise_confirmed or upto - self._rise < self._min_contact_n:
             return
         self._rise_confirmed = True
+        if self.settings.contact_from_moments:
+            return  # the IC comes from the whole pulse (the edge only if that fails)
         self._rise_pos = self._ic_pos(self._rise)
-        if self._open and not self.settings.contact_from_moments:
+        if self._open:
             out.extend(self._flush_open(self._rise_pos, self._rise))
 
     def _close(self, j: int) -> None:
@@ -283,7 +288,7 @@ class BackStepDetector:
         if rise is None or not confirmed:
             self.health.rejected += 1
             return
-        ic_pos = self._rise_pos
+        ic_pos = float(rise) if s.contact_from_moments else self._rise_pos  # edge IC: only if needed
         ic = self._time_at(ic_pos) + s.ic_offset_s
         tc = self._time_at(float(j)) + s.tc_offset_s  # refined at release, with look-ahead
         peak = float(self._filt.view(rise, j).max()) if j > rise else 0.0
@@ -295,7 +300,8 @@ class BackStepDetector:
             self.health.rejected += 1
             return
         if s.contact_from_moments:
-            self._lobe = (rise, j, peak, ic_pos)  # timed when the pulse has ended
+            self._lobe = (rise, j, peak)  # timed when the pulse has ended
+            self._lobe_scan = j
             return
         self._accept(ic_pos, j, peak, None, None)
 
@@ -314,6 +320,27 @@ class BackStepDetector:
             self._flush_open(ic_pos, rise)
         self._open.append((ic_pos, j, peak, tc_pos))
 
+    def _end_lobe(self, hi: int, rise: int | None = None) -> None:
+        """Time the pending pulse once it is over: back to 0 g after the falling edge.
+
+        Beyond that sample it adds nothing. At the latest ``flight_search_s`` after the edge,
+        or at the next rising edge ``rise``, whichever comes first: the end is a property of
+        the samples, whatever the blocks.
+        """
+        assert self._lobe is not None
+        deadline = self._lobe[1] + self._flight_n
+        stop = min(hi if rise is None else rise, deadline)
+        a = max(self._lobe_scan, self._lobe[1])
+        if stop > a:
+            below = self._filt.view(a, stop)[:, 0] <= 0.0
+            k = int(below.argmax())
+            if below[k]:
+                self._time_lobe(a + k + 1)
+                return
+            self._lobe_scan = stop
+        if rise is not None or hi >= deadline:
+            self._time_lobe(stop if rise is not None else deadline)
+
     def _time_lobe(self, end: int) -> None:
         """IC and TC of the pending stance from its force pulse's centroid and width.
 
@@ -324,24 +351,28 @@ class BackStepDetector:
         """
         assert self._lobe is not None
         s = self.settings
-        rise, j, peak, ic_pos = self._lobe
+        rise, j, peak = self._lobe
         self._lobe = None
         lo = max(self._filt.start, self._raw.start, self._seg_start, rise - self._flight_n)
         x = self._filt.view(lo, end)[:, 0]
-        tc_pos: float | None = None
+        ic_pos, tc_pos = 0.0, None
         if lo <= rise and x.shape[0] > j - lo + 1:
-            kb = int(np.argmin(x[: rise - lo + 1]))
-            ka = j - lo + int(np.argmin(x[j - lo:]))
-            w = np.clip(x[kb:ka + 1], 0.0, s.pulse_cap_g)
-            area = float(w.sum())
-            if area > 0.0:
-                pos = np.arange(kb, ka + 1, dtype=np.float64)
-                cen = float(pos @ w) / area
-                var = float(((pos - cen) ** 2) @ w) / area
+            kb = int(x[: rise - lo + 1].argmin())
+            ka = j - lo + int(x[j - lo:].argmin())
+            w = np.minimum(np.maximum(x[kb:ka + 1], 0.0), s.pulse_cap_g)
+            if w.shape[0] > self._powers.shape[1]:  # longer than any plausible stance
+                w = w[: self._powers.shape[1]]
+            m0, m1, m2 = (self._powers[:, : w.shape[0]] @ w).tolist()  # sum of w, k w, k^2 w
+            if m0 > 0.0:
+                c = m1 / m0
+                cen = kb + c
+                var = m2 / m0 - c * c
                 n = math.sqrt(max(var - (s.pulse_sd_floor_s * self.fs) ** 2, 0.0)) / s.pulse_sd_per_contact
                 if s.min_contact_s * self.fs <= n <= s.max_contact_s * self.fs:
                     ic_pos = lo + min(max(cen - s.pulse_centroid_fraction * n, float(kb)), float(rise - lo))
                     tc_pos = ic_pos + n
+        if tc_pos is None:  # fall back to the edges
+            ic_pos = self._ic_pos(rise) if lo <= rise else float(rise)
         self._accept(ic_pos, j, peak, tc_pos, rise)
 
     def _timeout(self, out: list[Contact]) -> None:
