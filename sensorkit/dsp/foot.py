@@ -132,7 +132,7 @@ class FootStepDetector:
         self._keep = int(3.0 * self.fs)
         # foot pitch rate = cos(toe-out) gyr_y -/+ sin(toe-out) gyr_x (left / right foot)
         out = math.radians(settings.toe_out_deg) * (1.0 if side is Side.LEFT else -1.0)
-        self._pitch_axis = (-math.sin(out), math.cos(out))
+        self._pitch_axis = np.array([-math.sin(out), math.cos(out)])
         self.reset()
 
     def reset(self) -> None:
@@ -316,11 +316,12 @@ class FootStepDetector:
             return
         w = self._raw.view(lo, swing_idx + 1)
         t, g = w[:, 0], w[:, 5]
-        pitch = np.cumsum(0.5 * (g[1:] + g[:-1]) * np.diff(t))  # toes down, at samples 1..n-1
-        k = int(np.argmax(pitch >= s.toe_off_pitch_deg))
-        if pitch[k] >= s.toe_off_pitch_deg:
-            p0 = float(pitch[k - 1]) if k > 0 else 0.0
-            frac = (s.toe_off_pitch_deg - p0) / (float(pitch[k]) - p0)
+        pitch2 = ((g[1:] + g[:-1]) * np.diff(t)).cumsum()  # 2 x toes-down pitch, at samples 1..n-1
+        target = 2.0 * s.toe_off_pitch_deg
+        k = int((pitch2 >= target).argmax())
+        if pitch2[k] >= target:
+            p0 = float(pitch2[k - 1]) if k > 0 else 0.0
+            frac = (target - p0) / (float(pitch2[k]) - p0)
             tc = float(t[k]) + frac * float(t[k + 1] - t[k]) + s.tc_offset_s
         else:  # the foot never got that far: half of the push-off rotation
             cum = np.cumsum(np.clip(x, 0.0, None))
@@ -350,8 +351,7 @@ class FootStepDetector:
         n = w.shape[0]
         if n < 2:
             return 0.0
-        cx, cy = self._pitch_axis
-        t, g = w[:, 0], cx * w[:, 4] + cy * w[:, 5]
+        t, g = w[:, 0], w[:, 4:6] @ self._pitch_axis
         fa, fb = a - i0, b - i1
         ta, ga = t[0] + fa * (t[1] - t[0]), g[0] + fa * (g[1] - g[0])
         j = min(i1 - i0, n - 2)
