@@ -130,14 +130,22 @@ async def test_health_once_a_second_per_pod_and_speed_when_enabled() -> None:
     assert dist == sorted(dist) and dist[-1] == pytest.approx(3.0 * (stop - start))
 
 
-async def test_clock_drift_shows_in_block_stamps() -> None:
-    pods = (PodConfig(Placement.LOWER_BACK, 100.0, clock_drift_ppm=800.0),)
+async def test_a_drifting_pod_is_aligned_onto_the_host_timeline_like_a_ble_pod() -> None:
+    # The pod's own clock runs 800 ppm fast: 40 ms off after 50 s if its stamps were trusted.
+    pods = (PodConfig(Placement.LOWER_BACK, 100.0, clock_drift_ppm=800.0),
+            PodConfig(Placement.LEFT_FOOT, 100.0, clock_drift_ppm=-300.0))
     cfg = dataclasses.replace(CFG, pods=pods, duration_s=50.0)
     items = await collect(SimulatorSource(cfg, speed=math.inf))
-    blocks = [i for i in items if isinstance(i, SampleBlock)]
-    n = sum(len(b) for b in blocks)
-    assert n == math.ceil(50.0 * 100 * 1.0008)
-    assert blocks[-1].end_s == pytest.approx((n - 1) / 100.0)  # stamped at the nominal rate
+    for k, drift in enumerate((800.0, -300.0)):
+        sid = f"{cfg.runner.name}/{pods[k].placement.value}"
+        blocks = [i for i in items if isinstance(i, SampleBlock) and i.sensor_id == sid]
+        n = sum(len(b) for b in blocks)
+        assert n == math.ceil(50.0 * 100 * (1 + drift * 1e-6))  # the pod really sampled at its own rate
+        t = np.concatenate([b.time_s for b in blocks])
+        true_t = np.arange(n) / (100.0 * (1 + drift * 1e-6))
+        assert np.all(np.diff(t) > 0)
+        late = true_t > 25.0  # once the fit has seen the drift
+        assert np.max(np.abs(t[late] - true_t[late])) < 0.005
 
 
 async def test_cancellation_stops_a_real_time_source() -> None:

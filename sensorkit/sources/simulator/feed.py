@@ -7,6 +7,10 @@ receiver notices), or at the end; like the BLE and phone sources, it spans from 
 the last sample before the loss to the stamp of the first sample after it. Health and speed
 readings are stamped in true host time. Counters reflect everything up to the item being
 produced.
+
+A pod whose clock drifts stamps its samples on its own clock; like a BLE pod, the feed maps
+those stamps onto the host timeline with :class:`~sensorkit.sources.clock_sync.ClockSync`, fed
+each packet's arrival time, so pods agree with each other and with the truth within a few ms.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from itertools import repeat
 import numpy as np
 
 from sensorkit.model import Gap, Placement, SampleBlock, SensorHealth, SensorInfo, SourceItem, SpeedSample
+from sensorkit.sources.clock_sync import ClockSync, ClockSyncSettings
 from sensorkit.sources.simulator.packets import PacketLoss, PodStream
 from sensorkit.sources.simulator.run import SimulatedRun
 
@@ -59,6 +64,7 @@ class ItemFeed:
         self.block_duration_s = block_duration_s
         self.health_period_s = health_period_s
         self.counters: dict[str, PodCounters] = {s.sensor_id: PodCounters() for s in run.sensors}
+        self._syncs: list[ClockSync | None] = []
 
     def packet_samples(self, pod: int) -> int:
         rate = self.run.config.pods[pod].sampling_rate_hz
@@ -73,6 +79,8 @@ class ItemFeed:
         losses = [PacketLoss(cfg.seed, k, p.loss_fraction, p.loss_burst_packets)
                   for k, p in enumerate(cfg.pods)]
         pending: list[tuple[int, float] | None] = [None for _ in pods]  # (lost samples, first stamp)
+        self._syncs = [ClockSync(ClockSyncSettings(), name=infos[k].sensor_id) if cfg.pods[k].clock_drift_ppm
+                       else None for k in pods]
         counters = [self.counters[s.sensor_id] for s in infos]
         rates = [p.sampling_rate_hz for p in cfg.pods]
         speed_id = speed_sensor_id(infos)
@@ -119,7 +127,9 @@ class ItemFeed:
                         append((arrival, self._gap(k, pending, rates[k])))
                     c.packets += 1
                     c.samples += b - a
-                    append((arrival, SampleBlock(infos[k].sensor_id, stamp[a:b], acc[a:b], gyr[a:b])))
+                    sync = self._syncs[k]
+                    t = stamp[a:b] if sync is None else sync.align(stamp[a:b], arrival).host_s
+                    append((arrival, SampleBlock(infos[k].sensor_id, t, acc[a:b], gyr[a:b])))
                 elif kind == _SPEED:
                     t, v, cad, dist = run.speed_reading(j)
                     append((arrival, SpeedSample(speed_id, t, v, cad, v * 120 / cad if cad > 0 else None,
@@ -146,7 +156,11 @@ class ItemFeed:
         sid = self.run.sensors[k].sensor_id
         self.counters[sid].gaps += 1
         # like the BLE and phone sources: from the last sample before to the first sample after
-        return Gap(sid, first - 1 / rate_hz, first + n / rate_hz, "packet_loss", n)
+        start, end = first - 1 / rate_hz, first + n / rate_hz
+        sync = self._syncs[k]
+        if sync is not None and sync.ready:
+            start, end = (float(x) for x in sync.line_host(np.array([start, end])))
+        return Gap(sid, start, end, "packet_loss", n)
 
     def _health(self, info: SensorInfo, t: float) -> SensorHealth:
         c = self.counters[info.sensor_id]
