@@ -6,6 +6,9 @@ sequence is computed from the recording alone, never from the wall clock: at ``s
 ``1000`` or ``math.inf`` the same items come out and only the pauses between them change.
 ``block_s`` re-cuts the samples on a fixed grid instead (see
 :mod:`sensorkit.store.recording.plan`).
+
+Memory does not grow with the recording: the plan is made a window of a few thousand items at
+a time, and blocks are views into that window's samples (bench.memory_marathon replays 3 hours).
 """
 
 from __future__ import annotations
@@ -19,24 +22,17 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-import numpy as np
-
 from sensorkit.errors import SourceError
 from sensorkit.model import SampleBlock, SensorInfo, SessionInfo, SourceItem
 from sensorkit.model.samples import F64
 from sensorkit.store.recording import RecordingReader
-from sensorkit.store.recording.plan import BLOCK, ReplayPlan, build_plan
-from sensorkit.store.recording.reader import stack_channel
+from sensorkit.store.recording.plan import BLOCK, PlanWindow, ReplayPlan
 
 log = logging.getLogger(__name__)
 
-_CHUNK_SAMPLES = 1 << 16
-"""Samples converted to float64 at a time: bounded memory for recordings of any length."""
 YIELD_EVERY_ITEMS = 32
 """Hand the event loop back at least every this many items, even at full speed (~100 us)."""
 _MIN_SLEEP_S = 0.001
-_PLAN_SLICE = 1 << 14
-"""Plan entries turned into Python values at a time (bounded memory for long recordings)."""
 
 
 _BLOCK_FIELDS = ("sensor_id", "time_s", "acc_g", "gyr_dps", "mag_ut")
@@ -59,17 +55,6 @@ def _view_block(sid: str, t: F64, acc: F64, gyr: F64 | None, mag: F64 | None) ->
     _set(block, "gyr_dps", gyr)
     _set(block, "mag_ut", mag)
     return block
-
-
-class _Chunk:
-    """Contiguous float64 copies of samples ``i0:i1`` of one stream; blocks are views into them."""
-
-    def __init__(self, reader: RecordingReader, sensor_id: str, i0: int, i1: int) -> None:
-        raw = reader.raw(sensor_id)[i0:i1]
-        self.i0, self.i1 = i0, i1
-        self.time_s = np.array(raw["time_s"], dtype=np.float64)
-        chans = reader.channels(sensor_id)
-        self.cols = {ch: stack_channel(raw, ch) for ch in chans}
 
 
 class ReplaySource:
@@ -115,6 +100,7 @@ class ReplaySource:
             if sid not in known:
                 log.warning("%s: stream %s has no sensor metadata and is not replayed", self.reader.path, sid)
         self._plan: ReplayPlan | None = None
+        self._end_time_s = math.nan
         self._entered = False
         self.position_s = math.nan
         """Host time of the last item yielded (for progress displays)."""
@@ -139,20 +125,16 @@ class ReplaySource:
 
     @property
     def end_time_s(self) -> float:
-        """Host time of the last item to replay (NaN before entering or if empty)."""
-        plan = self._plan
-        if plan is None:
-            return math.nan
-        finite = plan.release_s[np.isfinite(plan.release_s)]
-        return float(finite[-1]) if len(finite) else math.nan
+        """Host time of the last sample to replay (NaN before entering or if none), for progress."""
+        return self._end_time_s
 
     async def __aenter__(self) -> Self:
         if self._entered:
             raise SourceError(f"{self.reader.path}: replay source entered twice")
         self._entered = True
-        self._plan = await asyncio.to_thread(
-            build_plan, self.reader, [s.sensor_id for s in self._sensors], block_s=self.block_s,
-            start_s=self.start_s, end_s=self.end_s, include_health=self.include_health)
+        self._plan = ReplayPlan(self.reader, [s.sensor_id for s in self._sensors], block_s=self.block_s,
+                                start_s=self.start_s, end_s=self.end_s, include_health=self.include_health)
+        self._end_time_s = self._plan.last_sample_s()
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -161,48 +143,48 @@ class ReplaySource:
 
     # -- items ------------------------------------------------------------------------------
 
-    def _block(self, chunks: dict[int, _Chunk], src: int, a: int, b: int) -> SampleBlock:
-        sid = self._sensors[src].sensor_id
-        chunk = chunks.get(src)
-        if chunk is None or a < chunk.i0 or b > chunk.i1:
-            end = min(max(b, a + _CHUNK_SAMPLES), self.reader.sample_count(sid))
-            chunk = chunks[src] = _Chunk(self.reader, sid, a, end)
-        x, y = a - chunk.i0, b - chunk.i0
-        cols = chunk.cols
-        gyr, mag = cols.get("gyr_dps"), cols.get("mag_ut")
-        return _view_block(sid, chunk.time_s[x:y], cols["acc_g"][x:y],
-                           None if gyr is None else gyr[x:y], None if mag is None else mag[x:y])
-
     async def items(self) -> AsyncIterator[SourceItem]:
         plan = self._plan
         if plan is None:
             raise SourceError("ReplaySource.items() needs 'async with' first")
         loop = asyncio.get_running_loop()
-        chunks: dict[int, _Chunk] = {}
-        records = plan.records
-        finite = np.isfinite(plan.release_s)
-        t0 = float(plan.release_s[finite][0]) if finite.any() else 0.0
+        sids = [s.sensor_id for s in self._sensors]
+        t0 = math.nan  # the first known release time: pacing starts there
         wall0 = loop.time()
         paced = math.isfinite(self.speed)
         since_yield = 0
-        n = plan.release_s.shape[0]
-        for lo in range(0, n, _PLAN_SLICE):
-            # Python lists of one slice of the plan at a time: the whole plan of a 3-hour session
-            # as lists held ~250 MB for the whole replay (bench.memory_marathon).
-            hi = min(n, lo + _PLAN_SLICE)
-            keys, kinds, srcs, a_s, b_s = (plan.release_s[lo:hi].tolist(), plan.kind[lo:hi].tolist(),
-                                           plan.src[lo:hi].tolist(), plan.a[lo:hi].tolist(), plan.b[lo:hi].tolist())
-            for key, kind, src, a, b in zip(keys, kinds, srcs, a_s, b_s, strict=True):
-                if paced and math.isfinite(key):
-                    delay = wall0 + (key - t0) / self.speed - loop.time()
-                    if delay > _MIN_SLEEP_S:
-                        await asyncio.sleep(delay)
+        windows = plan.windows()
+        try:
+            for window in windows:
+                # One window of the plan at a time, as Python values (a few thousand items).
+                chunks = _views(window)
+                records = window.records
+                for i, (key, kind, src, a, b) in enumerate(zip(
+                        window.release_s.tolist(), window.kind.tolist(), window.src.tolist(), window.a.tolist(),
+                        window.b.tolist(), strict=True)):
+                    if paced and math.isfinite(key):
+                        if t0 != t0:
+                            t0 = key
+                        delay = wall0 + (key - t0) / self.speed - loop.time()
+                        if delay > _MIN_SLEEP_S:
+                            await asyncio.sleep(delay)
+                            since_yield = 0
+                    since_yield += 1
+                    if since_yield >= YIELD_EVERY_ITEMS:
+                        await asyncio.sleep(0)
                         since_yield = 0
-                since_yield += 1
-                if since_yield >= YIELD_EVERY_ITEMS:
-                    await asyncio.sleep(0)
-                    since_yield = 0
-                item: SourceItem = self._block(chunks, src, a, b) if kind == BLOCK else records[kind][a]
-                self.position_s = key
-                yield item
+                    if kind == BLOCK:
+                        c0, t, acc, gyr, mag = chunks[src]
+                        x, y = a - c0, b - c0
+                        item: SourceItem = _view_block(sids[src], t[x:y], acc[x:y], None if gyr is None else gyr[x:y],
+                                                       None if mag is None else mag[x:y])
+                    else:
+                        item = records[i]
+                    self.position_s = key
+                    yield item
+        finally:
+            windows.close()
 
+
+def _views(window: PlanWindow) -> dict[int, tuple[int, F64, F64, F64 | None, F64 | None]]:
+    return {src: (c0, c.time_s, c.acc_g, c.gyr_dps, c.mag_ut) for src, (c0, c) in window.chunks.items()}

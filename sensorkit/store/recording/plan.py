@@ -8,25 +8,31 @@ Two ways to cut and order them, both computed from the recording alone (never fr
   the live run bit for bit.
 * **on a grid** (``block_s`` seconds, and for recordings without a usable order log): every
   sensor's samples cut at multiples of ``block_s`` on the host timeline and at every recorded
-  gap; items ordered by the time they became known live (a block at its last sample, a gap at
-  its end, a speed or health reading at its time; ties: gap, block, speed, health, sensor).
+  gap; items ordered by the time they became known live (see :mod:`.grid`).
 
 Samples or rows the order log does not cover (the last moments before a crash) are appended
 in grid order, so nothing recorded is left out.
+
+Memory: the plan is made while it is replayed, one :class:`PlanWindow` at a time (at most
+``window_items`` items and about ``window_samples`` samples). The order log, the samples and
+the gap/speed/health tables are all read piece by piece and a window is dropped once
+replayed, so a marathon replays in the memory of a minute. The grid keeps 20 bytes per
+gap/speed/health row to sort them (~1 MB for a 3-hour session), and the gaps' start times.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from sensorkit.model import SensorHealth
+from sensorkit.model import Gap, SampleBlock, SensorHealth, SpeedSample
+from sensorkit.store.recording.grid import Rows, SortedRows, StreamBlocks, merge, sort_order
 from sensorkit.store.recording.layout import ORDER_BLOCK, ORDER_GAP, ORDER_HEALTH, ORDER_SPEED
 from sensorkit.store.recording.reader import RecordingReader
 
@@ -34,18 +40,21 @@ log = logging.getLogger(__name__)
 
 BLOCK, GAP, SPEED, HEALTH = ORDER_BLOCK, ORDER_GAP, ORDER_SPEED, ORDER_HEALTH
 DEFAULT_BLOCK_S = 0.04
-_RANK = {GAP: 0, BLOCK: 1, SPEED: 2, HEALTH: 3}
-
-Rows = tuple[NDArray[np.float64], NDArray[np.int8], NDArray[np.int32], NDArray[np.int64], NDArray[np.int64]]
+WINDOW_ITEMS = 4096
+"""Items per plan window (and record rows decoded at a time)."""
+WINDOW_SAMPLES = 1 << 15
+"""Samples of all sensors per plan window, about (as float64: ~1.8 MB with acc and gyro)."""
+_RECORD_TYPES: dict[int, type] = {GAP: Gap, SPEED: SpeedSample, HEALTH: SensorHealth}
 
 
 @dataclass(frozen=True, slots=True)
-class ReplayPlan:
-    """One row per item, in replay order.
+class PlanWindow:
+    """Consecutive replay items, with the data they need.
 
-    ``release_s`` is the host time at which the item was known live (non-decreasing, so it
-    paces the replay); ``src`` the sensor's position in the replayed sensor list; ``a:b`` the
-    sample indices of a block, or ``a`` the row of a gap/speed/health record in ``records``.
+    Row ``i``: ``release_s[i]`` the host time at which the item was known live (non-decreasing
+    over the whole plan, so it paces the replay; -inf while unknown); a block (``kind`` BLOCK)
+    is samples ``a[i]:b[i]`` of sensor ``src[i]``, found in ``chunks[src] = (first sample,
+    SampleBlock)``; any other item is ``records[i]``.
     """
 
     release_s: NDArray[np.float64]
@@ -53,36 +62,127 @@ class ReplayPlan:
     src: NDArray[np.int32]
     a: NDArray[np.int64]
     b: NDArray[np.int64]
-    records: dict[int, list[Any]]
-    as_recorded: bool
+    records: list[Any]
+    chunks: dict[int, tuple[int, SampleBlock]]
+
+    def __len__(self) -> int:
+        return len(self.kind)
 
 
-def _empty() -> Rows:
-    return (np.zeros(0), np.zeros(0, np.int8), np.zeros(0, np.int32), np.zeros(0, np.int64),
-            np.zeros(0, np.int64))
+class _Feed:
+    """One record table's rows in file order, decoded a batch at a time."""
+
+    def __init__(self, reader: RecordingReader, kind: int, batch_rows: int) -> None:
+        self.kind = kind
+        self._batches = reader.iter_records(_RECORD_TYPES[kind], batch_rows)
+        self._buf: list[Any] = []
+        self._at = 0
+        self.row = 0
+        """Rows handed out so far (the next row's number)."""
+
+    def take(self, n: int) -> list[Any]:
+        """The next ``n`` rows (fewer at the end of the table)."""
+        out: list[Any] = []
+        while len(out) < n:
+            if self._at >= len(self._buf):
+                batch = next(self._batches, None)
+                if batch is None:
+                    break
+                self._buf, self._at = batch, 0
+                continue
+            part = self._buf[self._at:self._at + n - len(out)]
+            self._at += len(part)
+            out.extend(part)
+        self.row += len(out)
+        return out
+
+    def close(self) -> None:
+        self._batches.close()  # type: ignore[attr-defined]
 
 
-def _concat(parts: Sequence[Rows]) -> Rows:
-    parts = [*parts, _empty()]
-    return tuple(np.concatenate([p[i] for p in parts]) for i in range(5))  # type: ignore[return-value]
+class _Fetcher:
+    """Records of the planned rows of one table by row number, for rows asked in about file order.
+
+    Reads the table forward, keeping only planned rows not yet asked for: a window's worth
+    when the table is in time order (as sensorkit writes it), all of them at worst.
+    """
+
+    def __init__(self, feed: _Feed, planned_rows: NDArray[np.int64], batch_rows: int) -> None:
+        self.feed, self.planned, self.batch_rows = feed, planned_rows, batch_rows
+        self.pending: dict[int, Any] = {}
+
+    def get(self, row: int) -> Any:
+        while row not in self.pending:
+            first = self.feed.row
+            batch = self.feed.take(self.batch_rows)
+            if not batch:
+                raise LookupError(f"row {row} is not in the table")  # the table changed under us
+            rows = np.arange(first, first + len(batch))
+            wanted = np.flatnonzero(np.isin(rows, self.planned, assume_unique=True))
+            self.pending.update((first + int(j), batch[j]) for j in wanted)
+        return self.pending.pop(row)
 
 
-def _take(rows: Rows, idx: NDArray[Any]) -> Rows:
-    return tuple(c[idx] for c in rows)
+class ReplayPlan:
+    """The replay order of ``sensor_ids``, made window by window while it is replayed.
 
+    Cheap to create (it finds the ``start_s``/``end_s`` window in each stream); iterate
+    :meth:`windows` once to get the items.
+    """
 
-class _Planner:
-    def __init__(self, reader: RecordingReader, sensor_ids: Sequence[str], start_s: float | None,
-                 end_s: float | None, include_health: bool) -> None:
+    def __init__(self, reader: RecordingReader, sensor_ids: Sequence[str], *, block_s: float | None = None,
+                 start_s: float | None = None, end_s: float | None = None, include_health: bool = True,
+                 window_items: int = WINDOW_ITEMS, window_samples: int = WINDOW_SAMPLES) -> None:
+        if window_items < 1 or window_samples < 1:
+            raise ValueError("plan windows need at least one item and one sample")
         self.reader = reader
         self.pos = {sid: i for i, sid in enumerate(sensor_ids)}
+        have = set(reader.sensor_ids)  # a listed sensor without a stream replays its records only
+        self.ranges = {sid: reader.index_range(sid, start_s, end_s) for sid in sensor_ids if sid in have}
         self.start_s, self.end_s = start_s, end_s
-        self.records: dict[int, list[Any]] = {
-            GAP: reader.gaps(), SPEED: reader.speed(),
-            HEALTH: reader.records(SensorHealth) if include_health else []}
-        with_stream = [sid for sid in sensor_ids if sid in set(reader.sensor_ids)]  # others: records only
-        self.times = {sid: np.array(reader.raw(sid)["time_s"], dtype=np.float64) for sid in with_stream}
-        self.window = {sid: reader.index_range(sid, start_s, end_s) for sid in with_stream}
+        self.block_s = block_s
+        self.kinds = [GAP, SPEED, *([HEALTH] if include_health else [])]
+        self.window_items, self.window_samples = window_items, window_samples
+        self.order_entries = (reader.order_length() or 0) if block_s is None else 0
+        self.as_recorded = self.order_entries > 0
+        self._release = -math.inf
+        self._feeds: list[_Feed] = []
+
+    def _feed(self, kind: int) -> _Feed:
+        feed = _Feed(self.reader, kind, self.window_items)
+        self._feeds.append(feed)
+        return feed
+
+    def last_sample_s(self) -> float:
+        """Host time of the latest sample to replay (NaN if none): the end, for a progress display."""
+        ends = [float(self.reader.sample_times(sid, i1 - 1, i1)[0]) for sid, (i0, i1) in self.ranges.items()
+                if i1 > i0]
+        finite = [t for t in ends if math.isfinite(t)]
+        return max(finite) if finite else math.nan
+
+    def windows(self) -> Generator[PlanWindow, None, None]:
+        feeds = {k: self._feed(k) for k in self.kinds}
+        try:
+            if self.as_recorded:
+                covered = yield from self._recorded(feeds)
+                tail = 0
+                for w in self._grid(DEFAULT_BLOCK_S, covered, feeds):
+                    tail += len(w)
+                    yield w
+                if tail:
+                    log.info("%s: %d items after the end of the order log were replayed on a %g s grid",
+                             self.reader.path, tail, DEFAULT_BLOCK_S)
+            else:
+                if self.block_s is None and self.reader.sensor_ids:
+                    log.info("%s: no usable order log; blocks are re-cut on a %g s grid", self.reader.path,
+                             DEFAULT_BLOCK_S)
+                yield from self._grid(self.block_s or DEFAULT_BLOCK_S, {}, feeds)
+        finally:
+            for feed in self._feeds:
+                feed.close()
+            self._feeds.clear()
+
+    # -- records ---------------------------------------------------------------------------
 
     def _record_ok(self, kind: int, rec: Any) -> bool:
         if rec.sensor_id not in self.pos:
@@ -90,112 +190,159 @@ class _Planner:
         lo, hi = (rec.start_s, rec.end_s) if kind == GAP else (rec.time_s, rec.time_s)
         return (self.start_s is None or hi >= self.start_s) and (self.end_s is None or lo < self.end_s)
 
-    def _record_key(self, kind: int, rec: Any) -> float:
+    @staticmethod
+    def _record_key(kind: int, rec: Any) -> float:
         return float(rec.end_s if kind == GAP else rec.time_s)
 
-    # -- grid ------------------------------------------------------------------------------
-
-    def grid(self, block_s: float, first_sample: dict[str, int], first_row: dict[int, int]) -> Rows:
-        """Sample ``first_sample[sid]:`` of each stream and rows ``first_row[kind]:`` of each table."""
-        parts: list[Rows] = []
-        for kind, recs in self.records.items():
-            keep = [i for i in range(first_row.get(kind, 0), len(recs)) if self._record_ok(kind, recs[i])]
-            parts.append((np.array([self._record_key(kind, recs[i]) for i in keep], dtype=np.float64),
-                          np.full(len(keep), kind, np.int8),
-                          np.array([self.pos[recs[i].sensor_id] for i in keep], dtype=np.int32),
-                          np.array(keep, dtype=np.int64), np.zeros(len(keep), np.int64)))
-        gaps = self.records[GAP]
-        for sid, src in self.pos.items():
-            if sid not in self.window:
-                continue
-            i0, i1 = self.window[sid]
-            i0 = max(i0, first_sample.get(sid, 0))
-            cuts = [g.start_s for g in gaps if g.sensor_id == sid]
-            parts.append(self._grid_blocks(sid, src, i0, i1, block_s, cuts))
-        rows = _concat(parts)
-        key = np.where(np.isnan(rows[0]), np.inf, rows[0])
-        rank = np.array([_RANK[k] for k in range(4)], dtype=np.int8)[rows[1]]
-        return _take(rows, np.lexsort((rows[3], rows[2], rank, key)))
-
-    def _grid_blocks(self, sid: str, src: int, i0: int, i1: int, block_s: float, gap_starts: list[float]) -> Rows:
-        if i1 <= i0:
-            return _empty()
-        t = self.times[sid][i0:i1]
-        k0, k1 = math.floor(t[0] / block_s), math.floor(t[-1] / block_s) + 1
-        edges = np.arange(k0 + 1, k1, dtype=np.float64) * block_s
-        cuts = np.unique(np.concatenate([
-            [0], np.searchsorted(t, edges, side="left"),
-            np.searchsorted(t, np.asarray(gap_starts, dtype=np.float64), side="right"), [len(t)]]))
-        starts, stops = cuts[:-1], cuts[1:]
-        keep = stops > starts
-        starts, stops = starts[keep], stops[keep]
-        key = np.maximum.accumulate(t[stops - 1])  # per-sensor order survives a clock step back
-        n = len(starts)
-        return (key, np.full(n, BLOCK, np.int8), np.full(n, src, np.int32),
-                starts.astype(np.int64) + i0, stops.astype(np.int64) + i0)
+    def _window(self, rows: Rows, records: list[Any], chunks: dict[int, tuple[int, SampleBlock]]) -> PlanWindow:
+        release = np.where(np.isnan(rows.key), -np.inf, rows.key)
+        if len(release):
+            release = np.maximum.accumulate(np.maximum(release, self._release))
+            self._release = float(release[-1])
+        return PlanWindow(release, rows.kind.astype(np.int8), rows.src.astype(np.int32), rows.a, rows.b,
+                          records, chunks)
 
     # -- as recorded -----------------------------------------------------------------------
 
-    def recorded(self, order: NDArray[Any]) -> tuple[Rows, dict[str, int], dict[int, int]]:
-        """Rows from the order log, and how far it covers each stream and table."""
-        kind = order["kind"].astype(np.int8)
-        stream = order["stream"].astype(np.int64)
-        count = order["count"].astype(np.int64)
-        a = np.zeros(len(order), np.int64)
-        b = np.zeros(len(order), np.int64)
-        src = np.full(len(order), -1, np.int32)
-        key = np.full(len(order), np.nan)
-        keep = np.zeros(len(order), bool)
-        covered: dict[str, int] = {}
-        used: dict[int, int] = {}
+    def _recorded(self, feeds: dict[int, _Feed]) -> Generator[PlanWindow, None, dict[str, int]]:
+        """Windows of the order log; returns how far it covers each stream (samples)."""
         numbers = self.reader.stream_numbers()
-        for number in np.unique(stream[kind == BLOCK]):
-            sid = numbers.get(int(number))
-            m = np.flatnonzero((kind == BLOCK) & (stream == number))
-            stops = np.cumsum(count[m])
+        totals: dict[int, int] = {}  # stream number -> samples the log has accounted for
+        start = 0
+        while start < self.order_entries:
+            entries = self.reader.order(start, self.window_items)
+            if entries is None or not len(entries):
+                break
+            kind = entries["kind"].astype(np.int8)
+            stream = entries["stream"].astype(np.int64)
+            count = entries["count"].astype(np.int64)
+            samples = np.cumsum(np.where(kind == BLOCK, count, 0))
+            n = min(len(kind), max(1, int(np.searchsorted(samples, self.window_samples, side="right"))))
+            start += n
+            yield self._recorded_window(kind[:n], stream[:n], count[:n], numbers, totals, feeds)
+        covered = {}
+        for number, total in totals.items():
+            sid = numbers.get(number)
+            if sid is not None:
+                covered[sid] = min(total, self.reader.sample_count(sid))
+        return covered
+
+    def _recorded_window(self, kind: NDArray[np.int8], stream: NDArray[np.int64], count: NDArray[np.int64],
+                         numbers: dict[int, str], totals: dict[int, int], feeds: dict[int, _Feed]) -> PlanWindow:
+        n = len(kind)
+        key = np.full(n, np.nan)
+        src = np.full(n, -1, np.int32)
+        a = np.zeros(n, np.int64)
+        b = np.zeros(n, np.int64)
+        keep = np.zeros(n, bool)
+        records: list[Any] = [None] * n
+        chunks: dict[int, tuple[int, SampleBlock]] = {}
+        is_block = kind == BLOCK
+        for number in np.unique(stream[is_block]).tolist():
+            m = np.flatnonzero(is_block & (stream == number))
+            stops = np.cumsum(count[m]) + totals.get(number, 0)
             starts = stops - count[m]
-            if sid is None:
+            totals[number] = int(stops[-1])
+            sid = numbers.get(number)
+            if sid is None or sid not in self.pos or sid not in self.ranges:
                 continue
-            n = self.reader.sample_count(sid)
-            covered[sid] = int(min(stops[-1], n))
-            if sid not in self.pos or sid not in self.window:
-                continue
-            i0, i1 = self.window[sid]
+            i0, i1 = self.ranges[sid]
             lo, hi = np.clip(starts, i0, i1), np.clip(stops, i0, i1)
-            a[m], b[m], src[m] = lo, hi, self.pos[sid]
-            keep[m] = hi > lo
-            key[m[hi > lo]] = self.times[sid][hi[hi > lo] - 1]
-        for k, recs in self.records.items():
+            ok = hi > lo
+            if not ok.any():
+                continue
+            m, lo, hi = m[ok], lo[ok], hi[ok]
+            c0 = int(lo[0])
+            chunk = self.reader.block(sid, c0, int(hi[-1]))  # a stream's blocks are consecutive samples
+            p = self.pos[sid]
+            chunks[p] = (c0, chunk)
+            a[m], b[m], src[m], keep[m] = lo, hi, p, True
+            key[m] = chunk.time_s[hi - 1 - c0]
+        for k, feed in feeds.items():
             m = np.flatnonzero(kind == k)
-            m = m[: len(recs)]  # rows beyond the table: torn off by a crash
-            used[k] = len(m)
-            for j, i in enumerate(m):
-                if self._record_ok(k, recs[j]):
-                    a[i], src[i], keep[i] = j, self.pos[recs[j].sensor_id], True
-                    key[i] = self._record_key(k, recs[j])
-        for sid in self.pos:
-            covered.setdefault(sid, 0)
-        return _take((key, kind, src, a, b), np.flatnonzero(keep)), covered, used
+            if not len(m):
+                continue
+            first = feed.row
+            recs = feed.take(len(m))  # entries beyond the table's end: rows torn off by a crash
+            for j, (i, rec) in enumerate(zip(m.tolist(), recs, strict=False)):
+                if self._record_ok(k, rec):
+                    a[i], src[i], keep[i] = first + j, self.pos[rec.sensor_id], True
+                    key[i], records[i] = self._record_key(k, rec), rec
+        idx = np.flatnonzero(keep)
+        rows = Rows(key, kind, src, a, b).take(idx)
+        return self._window(rows, [records[i] for i in idx.tolist()], chunks)
 
+    # -- on a grid -------------------------------------------------------------------------
 
-def build_plan(reader: RecordingReader, sensor_ids: Sequence[str], *, block_s: float | None = None,
-               start_s: float | None = None, end_s: float | None = None,
-               include_health: bool = True) -> ReplayPlan:
-    """The replay order of ``sensor_ids`` (see the module docstring for the two modes)."""
-    planner = _Planner(reader, sensor_ids, start_s, end_s, include_health)
-    order = reader.order() if block_s is None else None
-    if order is not None and len(order):
-        head, covered, used = planner.recorded(order)
-        tail = planner.grid(DEFAULT_BLOCK_S, covered, used)
-        if len(tail[0]):
-            log.info("%s: %d items after the end of the order log are replayed on a %g s grid",
-                     reader.path, len(tail[0]), DEFAULT_BLOCK_S)
-        rows, as_recorded = _concat([head, tail]), True
-    else:
-        if block_s is None and reader.sensor_ids:
-            log.info("%s: no usable order log; blocks are re-cut on a %g s grid", reader.path, DEFAULT_BLOCK_S)
-        rows, as_recorded = planner.grid(block_s or DEFAULT_BLOCK_S, {}, {}), False
-    key = np.where(np.isnan(rows[0]), -np.inf, rows[0])
-    release = np.maximum.accumulate(key) if len(key) else key
-    return ReplayPlan(release, rows[1].astype(np.int8), rows[2].astype(np.int32), rows[3], rows[4],
-                      planner.records, as_recorded)
+    def _grid(self, block_s: float, first_sample: dict[str, int], feeds: dict[int, _Feed]) -> Iterator[PlanWindow]:
+        """Samples from ``first_sample`` on and the feeds' remaining rows, in grid order."""
+        gap_starts = self._gap_starts()
+        sources: list[Any] = []
+        for sid, p in self.pos.items():
+            if sid in self.ranges:
+                i0, i1 = self.ranges[sid]
+                i0 = max(i0, first_sample.get(sid, 0))
+                if i1 > i0:
+                    sources.append(StreamBlocks(self.reader, sid, p, i0, i1, block_s,
+                                                gap_starts.get(sid, np.zeros(0)), self.window_samples))
+        record_rows, fetch = self._record_rows(feeds)
+        sources.append(SortedRows(record_rows, self.window_items))
+        sids = list(self.pos)
+        for rows in merge(sources):
+            records = [None if k == BLOCK else fetch(k, r)
+                       for k, r in zip(rows.kind.tolist(), rows.a.tolist(), strict=True)]
+            chunks = {}
+            for p in np.unique(rows.src[rows.kind == BLOCK]).tolist():
+                m = (rows.src == p) & (rows.kind == BLOCK)
+                c0 = int(rows.a[m][0])
+                chunks[p] = (c0, self.reader.block(sids[p], c0, int(rows.b[m][-1])))
+            yield self._window(rows, records, chunks)
+
+    def _gap_starts(self) -> dict[str, NDArray[np.float64]]:
+        """Start times of every recorded gap, per sensor: the grid cuts there too."""
+        starts: dict[str, list[float]] = {}
+        if GAP in self.kinds:
+            for batch in self.reader.iter_records(Gap, self.window_items):
+                for g in batch:
+                    starts.setdefault(g.sensor_id, []).append(g.start_s)
+        return {sid: np.asarray(v, dtype=np.float64) for sid, v in starts.items()}
+
+    def _record_rows(self, feeds: dict[int, _Feed]) -> tuple[Rows, Any]:
+        """The feeds' remaining rows in grid order, and ``fetch(kind, row)`` for their records.
+
+        Few rows (a crash's tail) keep their records; more are read again when replayed.
+        """
+        parts: list[Rows] = []
+        kept: dict[tuple[int, int], Any] | None = {}
+        starts = {k: feed.row for k, feed in feeds.items()}
+        while True:
+            progressed = False
+            for k, feed in feeds.items():
+                first = feed.row
+                batch = feed.take(self.window_items)
+                if not batch:
+                    continue
+                progressed = True
+                ok = [j for j, rec in enumerate(batch) if self._record_ok(k, rec)]
+                parts.append(Rows(np.array([self._record_key(k, batch[j]) for j in ok], dtype=np.float64),
+                                  np.full(len(ok), k, np.int8),
+                                  np.array([self.pos[batch[j].sensor_id] for j in ok], dtype=np.int32),
+                                  np.array([first + j for j in ok], dtype=np.int64), np.zeros(len(ok), np.int64)))
+                if kept is not None:
+                    kept.update(((k, first + j), batch[j]) for j in ok)
+                    if len(kept) > self.window_items:
+                        kept = None
+            if not progressed:
+                break
+        rows = Rows.concat(parts)
+        rows = rows.take(sort_order(rows))
+        if kept is not None:
+            records = kept
+            return rows, lambda k, r: records.pop((k, r))
+        fetchers = {}
+        for k in feeds:
+            feed = self._feed(k)
+            while feed.row < starts[k] and feed.take(min(self.window_items, starts[k] - feed.row)):
+                pass
+            fetchers[k] = _Fetcher(feed, np.sort(rows.a[rows.kind == k]), self.window_items)
+        return rows, lambda k, r: fetchers[k].get(r)

@@ -3,16 +3,24 @@
 A recording that was being written when its process died opens like any other: a partial
 last sample or row is trimmed and reported in :attr:`RecordingReader.problems`, never an error.
 Anything else malformed raises :class:`CorruptRecordingError` naming the file (and line).
+
+Memory: each stream is mapped once for the reader's life (mapping again on every read cost a
+third of ``sensorkit analyze``), but the file pages its own reads touch are handed back to the
+kernel (``MADV_DONTNEED``) every :data:`RELEASE_BYTES`, so reading a marathon from start to end
+holds a few MB of it in RSS, not the whole file. The data stays in the page cache.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
+import mmap
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 import numpy as np
 from numpy.typing import NDArray
@@ -31,15 +39,20 @@ from sensorkit.store.recording.layout import (
     stream_channels,
 )
 from sensorkit.store.recording.metadata import session_from_json
-from sensorkit.store.recording.tables import TableText, decode_records, read_table_text
+from sensorkit.store.recording.tables import TableText, decode_records, iter_table_text, read_table_text
 
 log = logging.getLogger(__name__)
 
 _TYPES: dict[str, type] = {name: cls for cls, name in RECORD_NAMES.items()}
 
+RELEASE_BYTES = 1 << 20
+"""Bytes a stream's reads (block, index_range, sample_times) may touch before its mapped pages are dropped."""
+_PAGE_BYTES = mmap.PAGESIZE
+_DONTNEED: int | None = getattr(mmap, "MADV_DONTNEED", None)
+
 
 class _Stream:
-    __slots__ = ("channels", "dtype", "index", "path", "samples", "sensor_id", "torn_bytes")
+    __slots__ = ("channels", "dtype", "index", "map", "path", "samples", "sensor_id", "torn_bytes", "touched")
 
     def __init__(self, sensor_id: str, path: Path, dtype: np.dtype, index: int | None) -> None:
         self.sensor_id = sensor_id
@@ -50,6 +63,22 @@ class _Stream:
         size = path.stat().st_size
         self.samples = size // dtype.itemsize
         self.torn_bytes = size % dtype.itemsize
+        self.map: NDArray[Any] | None = None
+        self.touched = 0
+        """Bytes read through ``map`` since its pages were last dropped."""
+
+    def consumed(self, nbytes: int) -> None:
+        self.touched += nbytes
+        if self.touched >= RELEASE_BYTES:
+            self.release()
+
+    def release(self) -> None:
+        """Drop the map's pages from this process (RSS); the kernel keeps them in its page cache."""
+        self.touched = 0
+        mapped = getattr(self.map, "_mmap", None)  # np.memmap's mmap.mmap (read-only, shared)
+        if mapped is not None and _DONTNEED is not None:
+            with contextlib.suppress(OSError, ValueError):  # closed, or refused: the pages just stay
+                mapped.madvise(_DONTNEED)
 
 
 class RecordingReader:
@@ -70,7 +99,8 @@ class RecordingReader:
         for name, spec in self._mapping(meta_path, "tables").items():
             self._tables[name] = self._inside(meta_path, spec, f"tables.{name}")
         self._table_cache: dict[str, TableText] = {}
-        self._maps: dict[str, NDArray[Any]] = {}
+        self._torn_streamed: set[str] = set()
+        self._order_path: Path | Literal[False] | None = False  # False: not looked for yet
         if not self.closed:
             self._problem(f"{self.path}: not closed cleanly (the writer was killed or is still running); "
                           "data up to its last flush is present")
@@ -167,6 +197,7 @@ class RecordingReader:
         """Torn bytes (streams) and rows (tables read so far) trimmed, per file; only non-zero."""
         out = {str(s.path): s.torn_bytes for s in self._streams.values() if s.torn_bytes}
         out.update({str(t.path): 1 for t in self._table_cache.values() if t.torn})
+        out.update(dict.fromkeys(self._torn_streamed, 1))
         return out
 
     # -- sample streams ---------------------------------------------------------------------
@@ -189,23 +220,38 @@ class RecordingReader:
         return list(self._stream(sensor_id).channels)
 
     def raw(self, sensor_id: str) -> NDArray[Any]:
-        """The stream's structured records, memory-mapped read-only (no copy, any size)."""
-        cached = self._maps.get(sensor_id)
-        if cached is not None:
-            return cached
+        """The stream's structured records, memory-mapped read-only (no copy, any size).
+
+        Pages read through it stay in RSS until the reader's own reads drop them (or
+        :meth:`release`); prefer :meth:`block` / :meth:`sample_times` for long passes.
+        """
         s = self._stream(sensor_id)
-        raw: NDArray[Any] = (np.empty(0, s.dtype) if s.samples == 0
-                             else np.memmap(s.path, dtype=s.dtype, mode="r", shape=(s.samples,)))
-        self._maps[sensor_id] = raw  # one map per stream: mapping again on every call cost a third of analyze
-        return raw
+        if s.map is None:  # one map per stream: mapping again on every call cost a third of analyze
+            s.map = (np.empty(0, s.dtype) if s.samples == 0
+                     else np.memmap(s.path, dtype=s.dtype, mode="r", shape=(s.samples,)))
+        return s.map
+
+    def release(self) -> None:
+        """Hand every page of the streams' maps back to the kernel (they stay valid, read again on use)."""
+        for s in self._streams.values():
+            s.release()
 
     def index_range(self, sensor_id: str, start_s: float | None = None, end_s: float | None = None
                     ) -> tuple[int, int]:
         """Sample indices ``[i0, i1)`` with ``start_s <= time_s < end_s`` (time_s increases)."""
         t = self.raw(sensor_id)["time_s"]
-        i0 = 0 if start_s is None else _bisect_left(t, start_s)
-        i1 = len(t) if end_s is None else _bisect_left(t, end_s)
+        probes = [0]
+        i0 = 0 if start_s is None else _bisect_left(t, start_s, probes)
+        i1 = len(t) if end_s is None else _bisect_left(t, end_s, probes)
+        self._streams[sensor_id].consumed(probes[0] * _PAGE_BYTES)
         return i0, max(i0, i1)
+
+    def sample_times(self, sensor_id: str, i0: int, i1: int) -> NDArray[np.float64]:
+        """``time_s`` of samples ``i0:i1`` as a fresh float64 array (a bounded read)."""
+        s = self._stream(sensor_id)
+        out = np.array(self.raw(sensor_id)["time_s"][i0:i1], dtype=np.float64)
+        s.consumed(max(0, len(out)) * s.dtype.itemsize)
+        return out
 
     def samples(self, sensor_id: str, start_s: float | None = None,
                 end_s: float | None = None) -> SampleBlock:
@@ -218,31 +264,51 @@ class RecordingReader:
         s = self._stream(sensor_id)
         raw = self.raw(sensor_id)[i0:i1]
         cols = {ch: stack_channel(raw, ch) for ch in s.channels}
-        return SampleBlock(sensor_id, np.array(raw["time_s"], dtype=np.float64), cols["acc_g"],
-                           cols.get("gyr_dps"), cols.get("mag_ut"))
+        block = SampleBlock(sensor_id, np.array(raw["time_s"], dtype=np.float64), cols["acc_g"],
+                            cols.get("gyr_dps"), cols.get("mag_ut"))
+        s.consumed(raw.nbytes)
+        return block
 
     def stream_numbers(self) -> dict[int, str]:
         """Stream number (as used by the order log) -> sensor id."""
         return {s.index: sid for sid, s in self._streams.items() if s.index is not None}
 
-    def order(self) -> NDArray[Any] | None:
+    def order(self, start: int = 0, count: int | None = None) -> NDArray[Any] | None:
         """The live arrival order of source items (``ORDER_DTYPE`` entries), if it is usable.
 
+        Entries ``start:start + count`` (all by default: 8 bytes per item, ~7 MB for 3 hours).
         None when the recording has none, or when the writer had to drop data (disk full) and
         the log no longer matches the samples on disk. A torn last entry is trimmed.
         """
+        path = self._order_file()
+        if path is None:
+            return None
+        n = self.order_length() or 0
+        start = min(max(start, 0), n)
+        take = n - start if count is None else max(0, min(count, n - start))
+        return np.fromfile(path, dtype=ORDER_DTYPE, count=take, offset=start * ORDER_DTYPE.itemsize)
+
+    def order_length(self) -> int | None:
+        """Entries in the usable order log (None: see :meth:`order`)."""
+        path = self._order_file()
+        return None if path is None else path.stat().st_size // ORDER_DTYPE.itemsize
+
+    def _order_file(self) -> Path | None:
+        if self._order_path is False:
+            self._order_path = self._find_order_file()
+        return self._order_path
+
+    def _find_order_file(self) -> Path | None:
         spec = self.meta.get("order")
         if not isinstance(spec, dict) or spec.get("complete") is not True:
             return None
         try:
             if dtype_from_order_json(spec.get("dtype")) != ORDER_DTYPE:
                 return None
-            path = self._inside(str(self.path / META_FILE), spec, "order")
+            return self._inside(str(self.path / META_FILE), spec, "order")
         except (CorruptRecordingError, TypeError, ValueError) as exc:
             self._problem(f"{self.path}: order log unusable ({exc}); replay re-cuts blocks on a grid")
             return None
-        n = path.stat().st_size // ORDER_DTYPE.itemsize
-        return np.fromfile(path, dtype=ORDER_DTYPE, count=n)
 
     # -- record tables ----------------------------------------------------------------------
 
@@ -263,13 +329,34 @@ class RecordingReader:
             self._table_cache[name] = text
         return text
 
-    def records(self, table: str | type) -> list[Any]:
-        """A table as typed records, e.g. ``records("steps")`` or ``records(StepMetrics)``."""
+    def iter_records(self, table: str | type, batch_rows: int = 4096) -> Iterator[list[Any]]:
+        """A table as typed records in batches of ``batch_rows``, read piece by piece.
+
+        Memory is bounded by a batch whatever the table's length (a replay streams a marathon's
+        health readings this way); nothing is cached. Errors are raised when reached.
+        """
+        name, cls = self._record_type(table)
+        try:
+            path = self._tables[name]
+        except KeyError:
+            raise KeyError(f"{self.path}: no table {name!r} (have {self.tables})") from None
+        for text in iter_table_text(path, batch_rows):
+            if text.torn and str(path) not in self._torn_streamed:
+                self._torn_streamed.add(str(path))
+                self._problem(f"{path}: trimmed a torn last row")
+            yield decode_records(text, cls)
+
+    def _record_type(self, table: str | type) -> tuple[str, type]:
         name = table if isinstance(table, str) else RECORD_NAMES[table]
         cls = _TYPES.get(name)
         if cls is None:
             raise KeyError(f"{self.path}: table {name!r} has no record type in this sensorkit; "
                            "use columns()")
+        return name, cls
+
+    def records(self, table: str | type) -> list[Any]:
+        """A table as typed records, e.g. ``records("steps")`` or ``records(StepMetrics)``."""
+        name, cls = self._record_type(table)
         return decode_records(self._table(name), cls)
 
     def columns(self, table: str) -> dict[str, NDArray[Any]]:
@@ -317,6 +404,9 @@ class RecordingReader:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self._table_cache.clear()
+        for s in self._streams.values():  # unmapped once no view of them is left; mapped again on use
+            s.release()
+            s.map = None
 
 
 def dtype_from_order_json(spec: Any) -> np.dtype:
@@ -333,11 +423,12 @@ def stack_channel(raw: NDArray[Any], channel: str) -> NDArray[np.float64]:
     return out
 
 
-def _bisect_left(t: NDArray[Any], x: float) -> int:
-    """Binary search on a (strided, memory-mapped) column without copying it."""
+def _bisect_left(t: NDArray[Any], x: float, probes: list[int]) -> int:
+    """Binary search on a (strided, memory-mapped) column without copying it; counts its probes."""
     lo, hi = 0, len(t)
     while lo < hi:
         mid = (lo + hi) // 2
+        probes[0] += 1
         if t[mid] < x:
             lo = mid + 1
         else:
