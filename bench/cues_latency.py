@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import json
 import tempfile
+import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -147,6 +148,14 @@ class Subscriber:
                     self.received[(p.runner, p.time_s, p.kind.value)] = now
 
 
+async def loop_lag(clock: HostClock, lags: list[float], period_s: float = 0.01) -> None:
+    """How late the event loop wakes a 10 ms sleeper: CPU starvation shows up here."""
+    while True:
+        t = clock.now_s()
+        await asyncio.sleep(period_s)
+        lags.append(clock.now_s() - t - period_s)
+
+
 def percentiles_ms(x: list[float]) -> dict[str, float]:
     if not x:
         return {"n": 0}
@@ -167,9 +176,12 @@ async def run_session(name: str, info: SessionInfo, sources: list[Any], stages: 
                     runners=[r.name for r in info.runners], session_id=info.session_id,
                     start_unix_s=info.start_unix_s, clock=clock.now_s)
     sub = Subscriber(port, clock)
+    cpu0 = time.process_time()
     session = Session(info, sources, stages, [audio, mqtt])
     stop = asyncio.Event()
+    lags: list[float] = []
     async with asyncio.TaskGroup() as tg:
+        lag_task = tg.create_task(loop_lag(clock, lags))
         sub_task = tg.create_task(sub.run())
         await sub.ready.wait()
         run = tg.create_task(session.run(stop))
@@ -178,6 +190,7 @@ async def run_session(name: str, info: SessionInfo, sources: list[Any], stages: 
         stats = await run
         await asyncio.sleep(0.5)
         sub_task.cancel()
+        lag_task.cancel()
     audio_lat = [d.started_s - d.cue.trigger_time_s for d in audio.deliveries if d.started_s is not None]
     mqtt_lat = [d.published_s - d.cue.trigger_time_s for d in mqtt.deliveries if d.published_s is not None]
     cues = [d.cue for d in mqtt.deliveries]
@@ -185,12 +198,18 @@ async def run_session(name: str, info: SessionInfo, sources: list[Any], stages: 
                 if (k := (c.runner, c.time_s, c.kind.value)) in sub.received]
     engine_lat = [made[id(d.cue)] - d.cue.trigger_time_s for d in mqtt.deliveries if id(d.cue) in made]
     queued_lat = [d.queued_s - d.cue.trigger_time_s for d in mqtt.deliveries if d.queued_s is not None]
+    # The sinks' own share: from the cue leaving the engine to audio start / MQTT hand-over.
+    audio_own = [d.started_s - made[id(d.cue)] for d in audio.deliveries
+                 if d.started_s is not None and id(d.cue) in made]
+    mqtt_own = [d.sent_s - made[id(d.cue)] for d in mqtt.deliveries if d.sent_s is not None and id(d.cue) in made]
     sent_lat = [d.sent_s - d.cue.trigger_time_s for d in mqtt.deliveries if d.sent_s is not None]
     return {
         "session": name, "runners": len(info.runners), "seconds": seconds,
         "cues_made": stats.items.get("Cue", 0), "audio_stats": audio.stats().__repr__(),
         "mqtt_stale": mqtt.cues_stale, "session_errors": dict(stats.errors),
+        "event_loop_lag": percentiles_ms(lags), "process_cpu_s": round(time.process_time() - cpu0, 1),
         "engine": percentiles_ms(engine_lat), "mqtt_sink_intake": percentiles_ms(queued_lat),
+        "audio_sink_only": percentiles_ms(audio_own), "mqtt_sink_only": percentiles_ms(mqtt_own),
         "mqtt_handed_to_client": percentiles_ms(sent_lat), "audio_start": percentiles_ms(audio_lat),
         "mqtt_publish_ack": percentiles_ms(mqtt_lat), "mqtt_subscriber": percentiles_ms(recv_lat),
     }
@@ -270,8 +289,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"{'session':10s} {'nodelay':7s} {'path':22s} {'n':>5s} {'p50 ms':>8s} {'p90 ms':>8s} {'p99 ms':>8s} "
           f"{'max ms':>8s}")
     for r in results:
-        for path in ("engine", "audio_start", "mqtt_sink_intake", "mqtt_handed_to_client", "mqtt_publish_ack",
-                     "mqtt_subscriber"):
+        for path in ("event_loop_lag", "engine", "audio_start", "audio_sink_only", "mqtt_sink_intake",
+                     "mqtt_handed_to_client", "mqtt_sink_only", "mqtt_publish_ack", "mqtt_subscriber"):
             p = r[path]
             if p.get("n"):
                 print(f"{r['session']:10s} {r['broker_tcp_nodelay']!s:7s} {path:22s} {p['n']:5d} "
@@ -282,6 +301,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     tuned = [r for r in results if r["broker_tcp_nodelay"]]
     headline = {"audio_start_p99_ms": worst("audio_start", results),
+                "audio_sink_only_p99_ms": worst("audio_sink_only", results),
+                "mqtt_sink_only_p99_ms": worst("mqtt_sink_only", results),
                 "mqtt_publish_p99_ms": worst("mqtt_handed_to_client", results),
                 "mqtt_subscriber_p99_ms_nodelay_broker": worst("mqtt_subscriber", tuned),
                 "mqtt_puback_p99_ms_nodelay_broker": worst("mqtt_publish_ack", tuned),
@@ -290,7 +311,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("\nheadline (p99, worst session; target <= 100 ms): trigger -> audio start "
           f"{headline['audio_start_p99_ms']:.1f} ms; -> MQTT publish {headline['mqtt_publish_p99_ms']:.1f} ms; "
           f"-> coach's subscriber {headline['mqtt_subscriber_p99_ms_nodelay_broker']:.1f} ms "
-          f"(broker with set_tcp_nodelay true)")
+          f"(broker with set_tcp_nodelay true); sinks' own share (cue made -> audio start / MQTT publish): "
+          f"{headline['audio_sink_only_p99_ms']:.1f} / {headline['mqtt_sink_only_p99_ms']:.1f} ms")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(OSError):
         import os
