@@ -89,7 +89,7 @@ async def session(server: Any, tmp: Path, args: argparse.Namespace) -> dict[str,
         await outage_task
         watcher.cancel()
     want = expected_points(info, items)
-    got = influx_points(server, "outage")
+    got = read_back(server, "outage", min(k[2] for k in want), max(k[2] for k in want))
     s = sink.stats()
     unordered = [k for k, stamps in writer.series.items() if stamps != sorted(stamps)]
     return {
@@ -102,6 +102,15 @@ async def session(server: Any, tmp: Path, args: argparse.Namespace) -> dict[str,
         "dropped_spool_full": s.points_dropped_spool_full, "dropped_at_queue": s.items_dropped_at_queue,
         "rejected": s.points_rejected,
     }
+
+
+def read_back(server: Any, db: str, first_ns: int, last_ns: int, window_s: int = 20) -> dict[Any, Any]:
+    """Every point, a time window per query (one query for the whole outage would time out)."""
+    out: dict[Any, Any] = {}
+    step = window_s * 1_000_000_000
+    for t in range(first_ns, last_ns + 1, step):
+        out.update(influx_points(server, db, f"WHERE time >= {t} AND time < {t + step}"))
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
