@@ -12,7 +12,6 @@ accelerometer, pauses turned into gaps, GPS into speed and distance. A malformed
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -116,16 +115,21 @@ def assemble(raw: RawExport, where: str, *, runner: str, wear: PhoneWear, name: 
     shifted = {ch: ChannelData(d.device_s - start, d.values) for ch, d in raw.channels.items()}
     fixes = sorted(raw.fixes, key=lambda f: f.device_s)
     fix_t = np.array([f.device_s - start for f in fixes])
-    end = max(float(d.device_s.max()) for d in shifted.values() if len(d))
     items: list[SourceItem] = []
-    edges = np.arange(float(t_master[0] - start), end + chunk_s, chunk_s)
-    for a, b in itertools.pairwise(edges):
+    # Chunk numbers of every sample; only chunks holding data are visited, so one wild timestamp
+    # (years away in a damaged file) costs one chunk, not a loop over every second in between.
+    t0 = float(t_master[0] - start)
+    chunk_of = {ch: np.floor((d.device_s - t0) / chunk_s) for ch, d in shifted.items()}
+    fix_chunk = np.floor((fix_t - t0) / chunk_s)
+    keys = np.concatenate([*chunk_of.values(), fix_chunk])
+    for k in np.unique(keys[np.isfinite(keys) & (keys >= 0)]):
+        b = t0 + (k + 1) * chunk_s
         chans = {}
         for ch, d in shifted.items():
-            sel = (d.device_s >= a) & (d.device_s < b)
+            sel = chunk_of[ch] == k
             if sel.any():
                 chans[ch] = ChannelData(d.device_s[sel], d.values[sel])
-        sel_f = np.flatnonzero((fix_t >= a) & (fix_t < b))
+        sel_f = np.flatnonzero(fix_chunk == k)
         chunk_fixes = tuple(replace(fixes[i], device_s=float(fix_t[i])) for i in sel_f)
         if chans or chunk_fixes:
             items += aligner.add(PhoneBatch(chans, chunk_fixes), float(b))

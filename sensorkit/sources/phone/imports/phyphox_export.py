@@ -46,7 +46,7 @@ def looks_like(files: ExportFiles) -> bool:
 def _csv_rows(data: bytes) -> list[list[str]]:
     text = data.decode("utf-8-sig", errors="replace")
     delimiter, _ = sniff_dialect(text[:4096])
-    return list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
 
 
 def _time_map(files: ExportFiles) -> tuple[TimeMap, float | None]:

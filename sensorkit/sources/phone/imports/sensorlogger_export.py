@@ -57,7 +57,7 @@ def _metadata(files: ExportFiles) -> dict[str, str]:
     if name is None:
         return {}
     text = files.read(name).decode("utf-8-sig", errors="replace")
-    rows = list(csv.reader(io.StringIO(text)))
+    rows = list(csv.reader(io.StringIO(text, newline="")))
     if len(rows) < 2:
         return {}
     return {k.strip().lower(): v.strip() for k, v in zip(rows[0], rows[1], strict=False)}

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import csv
 import io
+import lzma
 import math
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,7 +64,8 @@ class ExportFiles:
                 return self._zip.read(name)
             p = self.path if self.path.is_file() else self.path / name
             return p.read_bytes()
-        except (OSError, KeyError, zipfile.BadZipFile, RuntimeError) as exc:
+        except (OSError, KeyError, zipfile.BadZipFile, RuntimeError, EOFError, NotImplementedError, zlib.error,
+                lzma.LZMAError) as exc:  # a damaged member: corrupt data, cut stream, mangled method
             raise InputFileError(self.where(name), f"cannot read: {exc}") from None
 
     def find(self, basename: str) -> str | None:
@@ -148,7 +151,7 @@ def _locate(data: bytes, delimiter: str, decimal: str, wanted: list[str],
     except UnicodeDecodeError as exc:
         return text_line_of(data, exc.start), None, "not UTF-8 text"
     idx = {h.strip(): i for i, h in enumerate(header)}
-    for lineno, row in enumerate(csv.reader(io.StringIO(text), delimiter=delimiter), start=1):
+    for lineno, row in enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), start=1):
         if lineno == 1 or not row:
             continue
         if len(row) > len(header):
