@@ -13,6 +13,8 @@ The properties are the ones the CI suite runs with a few hundred cases each:
 * team-mode MQTT input .............. tests/test_fuzz_mqtt.py
 * phone ingest payloads and timing .. tests/test_phone_fuzz.py (the phone engineer's)
 * recording reader .................. damaged recordings, as tests/test_recording_fuzz.py
+* phone export importers ............ tests/test_fuzz_imports.py (Sensor Logger folder/zip/JSON,
+  phyphox CSV zip, HyperIMU log; damaged members and damaged zip bytes)
 
 Prints one line per property (cases actually run, seconds, cases/s, result) and a headline,
 and writes bench/results/fuzz_all.json. Any exception a property does not allow is a failure;
@@ -98,6 +100,9 @@ def properties(tmp: Path) -> dict[str, tuple[Callable[..., None], tuple[Any, ...
         recording.check(damages)
 
     out["recording_damaged"] = (recording_damaged, (st.lists(damage, min_size=1, max_size=3),))
+    from tests.test_fuzz_imports import properties as import_properties
+
+    out.update(import_properties(tmp))
     return out
 
 
