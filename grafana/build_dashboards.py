@@ -172,7 +172,8 @@ def dashboard(flavour: str) -> dict[str, object]:
     return {
         "__inputs": [{"name": "DS", "label": "InfluxDB", "type": "datasource", "pluginId": "influxdb",
                       "pluginName": "InfluxDB", "description": f"An InfluxDB data source using {lang}"}],
-        "uid": f"sensorkit-{flavour}", "title": f"sensorkit: runners ({'InfluxQL' if flavour == 'influxql' else 'Flux'})",
+        "uid": f"sensorkit-{flavour}",
+        "title": f"sensorkit: runners ({'InfluxQL' if flavour == 'influxql' else 'Flux'})",
         "description": f"Live running form, per-step metrics, fatigue and cues written by sensorkit. Queries: {lang}.",
         "tags": ["sensorkit", "running"], "timezone": "browser", "editable": True, "graphTooltip": 1,
         "schemaVersion": 39, "version": 1, "refresh": "5s", "time": {"from": "now-1h", "to": "now"},

@@ -257,10 +257,25 @@ def test_a_config_file_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> Non
         raise AssertionError("a non-UTF-8 config loaded")
 
 
-@pytest.mark.xfail(strict=True, reason="known issue for the coordinator (notes/rely.md): TOML inf/nan pass "
-                   "validation, meta.json stores them as null, and replay cannot re-validate the recorded config")
-def test_a_config_with_inf_replays_with_its_own_settings() -> None:
-    """Found by fuzzing: ``fatigue_onset_s = inf`` (or any non-finite float) loads, but the recorded
-    config no longer validates, so a replay silently uses today's settings instead of the run's."""
-    cfg = parse_config({"simulator": {"fatigue_onset_s": math.inf}, "metrics": {"rolling_window_s": 20}})
-    assert Config.model_validate(stored(cfg)) == cfg
+@pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan])
+def test_a_non_finite_number_in_the_config_is_a_config_error_naming_the_key(value: float) -> None:
+    """Found by fuzzing: ``fatigue_onset_s = inf`` loaded, but the recorded config then no longer
+    validated, so a replay silently used today's settings instead of the run's."""
+    with pytest.raises(ConfigError, match="fatigue_onset_s"):
+        parse_config({"simulator": {"fatigue_onset_s": value}})
+
+
+def test_a_non_finite_number_in_a_config_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "run.toml"
+    path.write_text("[metrics]\nrolling_window_s = nan\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="rolling_window_s"):
+        load_config(path)
+
+
+@pytest.mark.parametrize("sender", [False, 3232235777])
+def test_an_allowed_sender_that_is_not_a_string_is_a_config_error(sender: object) -> None:
+    """Found by fuzzing: ``allowed_senders = [false]`` loaded as the network 0.0.0.0/32."""
+    doc = {"runners": [{"name": "a", "phones": [{"app": "hyperimu", "host": "0.0.0.0",
+                                                  "allowed_senders": [sender]}]}]}
+    with pytest.raises(ConfigError, match="allowed_senders"):
+        parse_config(doc)

@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from sensorkit.model import CueKind
+from sensorkit.model.settings import SETTINGS
 
 METRIC_NAMES: tuple[str, ...] = (
     "trunk_lean_deg", "cadence_spm", "contact_time_ms", "impact_g", "balance_left_pct", "rearfoot_pct",
@@ -21,13 +22,12 @@ METRIC_NAMES: tuple[str, ...] = (
 SCORE = "fatigue_score"
 """Pseudo-metric a rule can trigger on: the composite fatigue score 0-100."""
 
-_FROZEN = ConfigDict(extra="forbid", frozen=True)
 
 
 class MetricSettings(BaseModel):
     """How one metric is compared with the runner's baseline and weighed in the fatigue score."""
 
-    model_config = _FROZEN
+    model_config = SETTINGS
 
     enabled: bool = Field(True, description="Track this metric (baseline, drift, fatigue score).")
     unit: Literal["percent", "absolute"] = Field(
@@ -68,7 +68,7 @@ DEFAULT_METRICS: dict[str, MetricSettings] = {
 class RuleSettings(BaseModel):
     """One cue: which drifts trigger it, for how long, how often, and how urgent it is."""
 
-    model_config = _FROZEN
+    model_config = SETTINGS
 
     enabled: bool = Field(True, description="Speak/publish this cue.")
     triggers: dict[str, float] = Field(
@@ -117,7 +117,7 @@ def _merge_defaults(data: Any, defaults: Mapping[str, BaseModel]) -> Any:
 class MetricsSettings(BaseModel):
     """Per-metric drift settings (names are ``RollingMetrics`` fields)."""
 
-    model_config = _FROZEN
+    model_config = SETTINGS
 
     trunk_lean_deg: MetricSettings = Field(DEFAULT_METRICS["trunk_lean_deg"],
                                            description="Forward trunk lean, degrees above the baseline.")
@@ -146,7 +146,7 @@ class MetricsSettings(BaseModel):
 class RulesSettings(BaseModel):
     """The five cues and their triggers."""
 
-    model_config = _FROZEN
+    model_config = SETTINGS
 
     trunk_lean: RuleSettings = Field(DEFAULT_RULES["trunk_lean"],
                                      description='Forward trunk lean: "Stand tall".')
@@ -171,7 +171,7 @@ class RulesSettings(BaseModel):
 class AlertsSettings(BaseModel):
     """Personal baseline, drift detection, fatigue score and cue rules (section ``[alerts]``)."""
 
-    model_config = _FROZEN
+    model_config = SETTINGS
 
     enabled: bool = Field(True, description="Run the cue engine.")
     settle_s: float = Field(60.0, ge=0, description="Running time ignored at the start (warming up, "

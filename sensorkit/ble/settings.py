@@ -21,17 +21,18 @@ from __future__ import annotations
 
 from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from sensorkit.ble.profiles import PROFILES
 from sensorkit.ble.profiles.base import StreamRequest
 from sensorkit.model import Placement
+from sensorkit.model.settings import SETTINGS
 
 
 class PodSettings(BaseModel):
     """One BLE pod of a runner: how to find it, where it is worn, what to stream."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = SETTINGS
 
     address: str | None = Field(
         None, description="Bluetooth address of the pod (a UUID on macOS). Either this or `name`."
@@ -86,7 +87,7 @@ class PodSettings(BaseModel):
 class BleSettings(BaseModel):
     """Options shared by every pod: timeouts, reconnect backoff, queues."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = SETTINGS
 
     scan_timeout_s: float = Field(
         10.0, gt=0, description="How long one search for a pod lasts before backing off and searching again."
@@ -118,7 +119,7 @@ class BleSettings(BaseModel):
 class RunnerPods(BaseModel):
     """A runner and the pods they wear (what ``build_ble_sources`` takes per runner)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = SETTINGS
 
     runner: str = Field(description="Runner name; sensor ids are ``<runner>/<placement>``.")
     pods: list[PodSettings] = Field(default_factory=list, description="BLE pods worn by the runner.")

@@ -25,6 +25,8 @@ def _models_in(tp: Any) -> list[type[BaseModel]]:
 
 def _type_name(tp: Any) -> str:
     origin = typing.get_origin(tp)
+    if origin is typing.Annotated:  # a validated type: name what is written
+        return _type_name(typing.get_args(tp)[0])
     if origin in (typing.Union, types.UnionType):
         return " or ".join(_type_name(a) for a in typing.get_args(tp))
     if origin is typing.Literal:

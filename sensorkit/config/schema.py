@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from sensorkit.alerts.audio.settings import AudioSettings
 from sensorkit.alerts.settings import AlertsSettings
@@ -16,6 +16,7 @@ from sensorkit.analysis.history.settings import HistorySettings
 from sensorkit.ble.settings import BleSettings, PodSettings
 from sensorkit.dashboard.settings import DashboardSettings
 from sensorkit.metrics.settings import MetricsSettings
+from sensorkit.model.settings import SETTINGS
 from sensorkit.mqtt.settings import MqttSettings
 from sensorkit.sources.phone.source_base import AnyPhoneSettings
 from sensorkit.sources.simulator.settings import SimulatorSettings
@@ -26,7 +27,7 @@ RUNNER_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$"
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = SETTINGS
 
 
 class SessionSettings(_Section):

@@ -10,9 +10,10 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from sensorkit.errors import ConfigError
+from sensorkit.model.settings import SETTINGS
 
 MIN_TOKEN_CHARS = 16
 
@@ -30,7 +31,7 @@ def is_loopback(host: str) -> bool:
 class DashboardSettings(BaseModel):
     """The live web dashboard (section ``[dashboard]``)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = SETTINGS
 
     enabled: bool | None = Field(None, description="Serve the web dashboard during `demo`, `run` and `replay`; "
                                  "unset: on for the demo only.")

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from sensorkit.dsp.chain import DspSettings
+from sensorkit.model.settings import SETTINGS
 
 
 class MetricsSettings(BaseModel):
     """Knobs a user may want; everything else is a validated default in ``sensorkit.dsp``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = SETTINGS
 
     posture_rate_hz: float = Field(10.0, gt=0, le=100,
                                    description="Rate of trunk-lean (PostureSample) records, Hz.")

@@ -9,16 +9,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 import aiomqtt
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from sensorkit.errors import ConfigError
+from sensorkit.model.settings import SETTINGS
 from sensorkit.mqtt.schema import DEFAULT_PREFIX
 
 
 class MqttSettings(BaseModel):
     """Publish cues, metrics and status to an MQTT broker (section ``[mqtt]``)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = SETTINGS
 
     enabled: bool = Field(False, description="Publish to an MQTT broker.")
     host: str = Field("127.0.0.1", description="Broker host name or address.")

@@ -5,13 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from sensorkit.model.settings import SETTINGS
 
 
 class AudioSettings(BaseModel):
     """Spoken cues and earcons (section ``[audio]``); wording and language come from ``[alerts]``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = SETTINGS
 
     enabled: bool = Field(True, description="Speak cues (or write them as WAV files).")
     output: Literal["auto", "speaker", "wav"] = Field(

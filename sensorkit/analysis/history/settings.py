@@ -5,13 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from sensorkit.model.settings import SETTINGS
 
 
 class HistorySettings(BaseModel):
     """Where the sessions are, and when to warn about load increases and worn shoes."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = SETTINGS
 
     directories: list[Path] = Field(default_factory=lambda: [Path("recordings")], description=(
         "Folders searched (with subfolders) for recordings (*.skrec) to include in the history."))

@@ -12,9 +12,10 @@ import ipaddress
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, model_validator
+from pydantic import BaseModel, BeforeValidator, Field, IPvAnyNetwork, model_validator
 
 from sensorkit.model import PhoneWear
+from sensorkit.model.settings import SETTINGS
 
 RUNNER_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$"
 
@@ -29,8 +30,18 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def _written_as_text(value: object) -> object:
+    """``false`` or ``3232235777`` would otherwise pass as an address (pydantic takes ints)."""
+    if not isinstance(value, str):
+        raise ValueError("write an address or network as a string, e.g. \"192.168.1.0/24\"")
+    return value
+
+
+SenderNetwork = Annotated[IPvAnyNetwork, BeforeValidator(_written_as_text)]
+
+
 class _PhoneBase(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = SETTINGS
 
     runner: str = Field(pattern=RUNNER_NAME, description="Runner carrying the phone (a name from `runners`).")
     wear: PhoneWear = Field(PhoneWear.ARMBAND,
@@ -161,7 +172,7 @@ class HyperImuSettings(_PhoneBase, _Listen):
     mac_address: bool = Field(False, description="The app's 'MAC address' option is on.")
     gps: bool = Field(False, description="The app appends latitude, longitude, altitude.")
     line_end: Literal["crlf", "hash"] = Field("crlf", description="Line terminator: CR LF or `#`.")
-    allowed_senders: list[IPvAnyNetwork] = Field(
+    allowed_senders: list[SenderNetwork] = Field(
         default_factory=list, description="Senders accepted (addresses or networks); required off loopback, "
                                           "since HyperIMU cannot send a token.")
     max_line_bytes: int = Field(4096, ge=64, le=65536, description="Longest accepted line, bytes.")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from sensorkit.model import PhoneWear
+from sensorkit.model.settings import SETTINGS
 from sensorkit.pipeline.clock import HostClock
 from sensorkit.sources.simulator.presets import demo_runners
 from sensorkit.sources.simulator.profile import SimulationConfig
@@ -14,7 +15,7 @@ from sensorkit.sources.simulator.source import SimulatorSource
 class SimulatorSettings(BaseModel):
     """Simulated runners for ``sensorkit demo`` (and anywhere a source is configured)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = SETTINGS
 
     runners: int = Field(1, ge=1, le=16, description="Number of simulated runners (runner1 fatigues).")
     duration_s: float = Field(1920.0, gt=0, description="Length of the simulated run in seconds.")

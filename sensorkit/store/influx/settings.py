@@ -13,7 +13,9 @@ from enum import StrEnum
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
+
+from sensorkit.model.settings import SETTINGS
 
 
 class InfluxApi(StrEnum):
@@ -40,7 +42,7 @@ def default_spool_dir() -> Path:
 class InfluxSettings(BaseModel):
     """Where and how live streams are written to InfluxDB (see docs/influxdb.md)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = SETTINGS
 
     enabled: bool = Field(False, description="Write live sessions to InfluxDB.")
     api: InfluxApi = Field(

@@ -7,9 +7,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from sensorkit.model import SessionInfo
+from sensorkit.model.settings import SETTINGS
 from sensorkit.store.recording.layout import SUFFIX
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -18,7 +19,7 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 class RecordingSettings(BaseModel):
     """Where and how a live session is recorded (the format: docs/recording-format.md)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = SETTINGS
 
     enabled: bool = Field(True, description="Record every session to a local .skrec directory.")
     directory: Path = Field(Path("recordings"), description="Folder that receives the recordings.")
