@@ -77,10 +77,11 @@ def test_improvements_are_not_faults() -> None:
 
 def test_a_fault_shorter_than_the_minimum_duration_is_not_cued() -> None:
     s = settings(ewma_tau_s=1.0)
-    short = [Drift("trunk_lean_deg", 900, 5.0), Drift("trunk_lean_deg", 910, -5.0)]
+    min_s = s.rules.trunk_lean.min_duration_s
+    short = [Drift("trunk_lean_deg", 900, 5.0), Drift("trunk_lean_deg", 900 + min_s - 3, -5.0)]
     _, cues, _ = run(quiet(1200, *short), s)
     assert cues == []
-    longer = [Drift("trunk_lean_deg", 900, 5.0), Drift("trunk_lean_deg", 930, -5.0)]
+    longer = [Drift("trunk_lean_deg", 900, 5.0), Drift("trunk_lean_deg", 900 + 2 * min_s, -5.0)]
     _, cues, _ = run(quiet(1200, *longer), s)
     assert [c.kind for c in cues] == [CueKind.TRUNK_LEAN]
 
@@ -110,10 +111,11 @@ def test_hysteresis_keeps_a_fault_active_through_a_dip_above_the_release_level()
     # Drift 3.0 deg for 12 s, dips to 2.0 deg (below 2.5 threshold, above 0.6 * 2.5) for 10 s, back up.
     dip = [Drift("trunk_lean_deg", 900, 3.0), Drift("trunk_lean_deg", 912, -1.0),
            Drift("trunk_lean_deg", 922, 1.0), Drift("trunk_lean_deg", 935, -3.0)]
-    _, cues, _ = run(quiet(1200, *dip), settings(ewma_tau_s=0.5))
+    rules = {"trunk_lean": {"min_duration_s": 15.0}}  # longer than each part, shorter than the whole
+    _, cues, _ = run(quiet(1200, *dip), settings(ewma_tau_s=0.5, rules=rules))
     assert [c.kind for c in cues] == [CueKind.TRUNK_LEAN]
     # Without hysteresis the dip resets the duration and no cue is due.
-    _, cues, _ = run(quiet(1200, *dip), settings(ewma_tau_s=0.5, release_fraction=0.99))
+    _, cues, _ = run(quiet(1200, *dip), settings(ewma_tau_s=0.5, release_fraction=0.99, rules=rules))
     assert cues == []
 
 
@@ -131,6 +133,42 @@ def test_global_cap_and_priority_when_many_faults_start_together() -> None:
     assert cues[0].kind is CueKind.TRUNK_LEAN  # highest priority among those due first
     assert {c.kind for c in cues} >= {CueKind.TRUNK_LEAN, CueKind.OVERSTRIDE, CueKind.IMPACT,
                                       CueKind.ASYMMETRY, CueKind.FATIGUE}
+
+
+def test_a_form_cue_held_back_by_the_cap_goes_before_ease_off() -> None:
+    # Four faults start together: two cues fill the minute; overstride/impact and "Ease off" (the
+    # summary of those same drifts, priority 5) then wait. When the cap frees, the waiting form cue
+    # goes first: the runner hears what to fix, and "Ease off" follows 10 s later.
+    faults = [Drift("trunk_lean_deg", 900, 5.0), Drift("cadence_spm", 900, -5.0), Drift("impact_g", 900, 24.0),
+              Drift("contact_time_ms", 900, 10.0)]
+    _, cues, _ = run(quiet(1200, *faults))
+    kinds = [c.kind for c in cues]
+    assert kinds[0] is CueKind.TRUNK_LEAN and kinds[3] is CueKind.FATIGUE
+    assert set(kinds[1:3]) == {CueKind.OVERSTRIDE, CueKind.IMPACT}
+    t = [c.time_s for c in cues]
+    assert t[2] == t[0] + 60.0 and t[3] == t[2] + 10.0  # spoken as soon as the cap frees
+
+
+@pytest.mark.parametrize(("drift", "kind"), [
+    (Drift("trunk_lean_deg", 900, 4.0, 180), CueKind.TRUNK_LEAN),
+    (Drift("cadence_spm", 900, -4.0, 180), CueKind.OVERSTRIDE),
+    (Drift("impact_g", 900, 20.0, 180), CueKind.IMPACT),
+    (Drift("balance_left_pct", 900, 6.0, 180), CueKind.ASYMMETRY),
+])
+def test_a_ramp_is_cued_the_smoothing_lag_plus_the_minimum_duration_after_it_crosses(drift, kind) -> None:
+    # The engine's own share of the detection delay, on a clean fatigue ramp (the simulator's 3-min
+    # ramp): the EWMA of a ramp sampled at 1 Hz lags it by 1 / (exp(1 / tau) - 1) s (~tau), then the
+    # fault must hold for min_duration_s. The two lags add up; noise and the warm-up baseline's error
+    # add the rest of a real delay (bench/cues_detection.py).
+    s = AlertsSettings()
+    rule = s.rules.get(kind)
+    crossing = drift.crossing_s(math.copysign(rule.triggers[drift.metric], drift.amount))
+    assert crossing is not None
+    lag_s = 1.0 / math.expm1(1.0 / s.ewma_tau_s)
+    _, cues, _ = run(quiet(1500, drift), s)
+    assert [c.kind for c in cues][:1] == [kind]
+    assert cues[0].time_s == pytest.approx(math.ceil(crossing + lag_s) + rule.min_duration_s, abs=1.0)
+    assert cues[0].time_s - crossing <= s.ewma_tau_s + rule.min_duration_s + 1.0
 
 
 def test_fatigue_score_rises_with_drift_and_ease_off_follows() -> None:

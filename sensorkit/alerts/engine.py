@@ -192,7 +192,8 @@ class CueEngine:
         active = [r for r in self._rules if r.update(t, levels) and r.triggers]
         self.detections.extend((t, r.kind) for r in active if r.newly_detected(t))
         due = [r for r in active if r.due(t)]
-        due.sort(key=lambda r: (-r.settings.priority, r.since_s))
+        # Form cues before the summary ("Ease off"), then priority, then the longest-active fault.
+        due.sort(key=lambda r: (r.summary, -r.settings.priority, r.since_s))
         for rule in due:
             if not self._limiter.allows(t):
                 break

@@ -5,6 +5,9 @@ hysteresis threshold). It becomes *due* once it has been active for ``min_durati
 last cue is a cooldown ago (``cooldown_s``, stretched by ``repeat_backoff`` for each repeat of
 a fault that never cleared for a whole cooldown); due rules fire in priority order as far as the global cap
 (``max_cues_per_minute`` and ``min_gap_s``) allows, and stay due until they fire or clear.
+A summary rule (one that triggers only on the fatigue score, "Ease off") waits while a form
+rule is due: the score is made of those same drifts, so the runner first hears what to fix, and
+a form cue is not pushed a whole cap window later by the summary of its own fault.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import collections
 from dataclasses import dataclass, field
 
 from sensorkit.alerts.drift import Hysteresis
-from sensorkit.alerts.settings import RuleSettings
+from sensorkit.alerts.settings import SCORE, RuleSettings
 from sensorkit.model import CueKind
 
 
@@ -48,6 +51,11 @@ class RuleState:
             if self.since_s is None:
                 self.since_s = time_s
         return active
+
+    @property
+    def summary(self) -> bool:
+        """Triggers only on the fatigue score: a summary of the form rules' drifts."""
+        return bool(self.settings.triggers) and all(m == SCORE for m in self.settings.triggers)
 
     def cooldown_s(self) -> float:
         s = self.settings

@@ -84,19 +84,23 @@ class RuleSettings(BaseModel):
                                   "a whole cooldown multiplies the next cooldown by this (240 s, 480 s, "
                                   "960 s ...): a runner who cannot fix it is not nagged.")
     priority: int = Field(3, ge=1, le=9, description="Larger is more urgent: wins when several cues are due "
-                          "and goes first in the audio queue.")
+                          "(a rule on the fatigue score alone waits while a form cue is due) and goes first "
+                          "in the audio queue.")
     expiry_s: float = Field(15.0, gt=0, description="A cue not delivered within this time is dropped, "
                             "never spoken or published late.")
 
 
+# Minimum durations are short because the drift is already smoothed (`ewma_tau_s`): the two lags add
+# up (docs/cues.md, "Drift detection"). Asymmetry waits longer: fusion of two pods' clocks can bend the
+# balance for ~10 s on a steady run.
 DEFAULT_RULES: dict[str, RuleSettings] = {
-    CueKind.TRUNK_LEAN.value: RuleSettings(triggers={"trunk_lean_deg": 2.5}, min_duration_s=15.0,
+    CueKind.TRUNK_LEAN.value: RuleSettings(triggers={"trunk_lean_deg": 2.5}, min_duration_s=10.0,
                                            cooldown_s=240.0, priority=4),
-    CueKind.OVERSTRIDE.value: RuleSettings(triggers={"cadence_spm": 3.5}, min_duration_s=15.0,
+    CueKind.OVERSTRIDE.value: RuleSettings(triggers={"cadence_spm": 3.5}, min_duration_s=10.0,
                                            cooldown_s=240.0, priority=3),
-    CueKind.IMPACT.value: RuleSettings(triggers={"impact_g": 12.0, "rearfoot_pct": 20.0}, min_duration_s=15.0,
+    CueKind.IMPACT.value: RuleSettings(triggers={"impact_g": 12.0, "rearfoot_pct": 20.0}, min_duration_s=10.0,
                                        cooldown_s=240.0, priority=3),
-    CueKind.ASYMMETRY.value: RuleSettings(triggers={"balance_left_pct": 4.0}, min_duration_s=30.0,
+    CueKind.ASYMMETRY.value: RuleSettings(triggers={"balance_left_pct": 4.0}, min_duration_s=20.0,
                                           cooldown_s=300.0, priority=2),
     CueKind.FATIGUE.value: RuleSettings(triggers={SCORE: 50.0}, min_duration_s=30.0, cooldown_s=300.0,
                                         priority=5, expiry_s=20.0),
@@ -180,8 +184,10 @@ class AlertsSettings(BaseModel):
                             "personal baseline (median and MAD per metric).")
     min_warmup_samples: int = Field(30, ge=3, description="A metric needs at least this many 1 Hz values in "
                                     "the warm-up to get a baseline; otherwise it is not tracked.")
-    ewma_tau_s: float = Field(15.0, gt=0, description="Time constant of the exponential smoothing of each "
-                              "metric's drift (data time).")
+    ewma_tau_s: float = Field(8.0, gt=0, description="Time constant of the exponential smoothing of each "
+                              "metric's drift (data time). It and a rule's `min_duration_s` are lags in "
+                              "series: a drift is cued about their sum after it truly crosses the threshold, "
+                              "plus what the metric's noise adds.")
     release_fraction: float = Field(0.6, gt=0, lt=1, description="Hysteresis: an active fault clears only "
                                     "when its drift falls below this fraction of the threshold.")
     noise_k: float = Field(4.0, ge=0, description="A threshold is raised to this many robust standard "
