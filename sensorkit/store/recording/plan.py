@@ -41,7 +41,9 @@ log = logging.getLogger(__name__)
 BLOCK, GAP, SPEED, HEALTH = ORDER_BLOCK, ORDER_GAP, ORDER_SPEED, ORDER_HEALTH
 DEFAULT_BLOCK_S = 0.04
 WINDOW_ITEMS = 4096
-"""Items per plan window (and record rows decoded at a time)."""
+"""Items per plan window."""
+RECORD_BATCH_ROWS = 512
+"""Gap/speed/health rows decoded at a time (a window of 4096 live items holds ~40 of them)."""
 WINDOW_SAMPLES = 1 << 15
 """Samples of all sensors per plan window, about (as float64: ~1.8 MB with acc and gyro)."""
 _RECORD_TYPES: dict[int, type] = {GAP: Gap, SPEED: SpeedSample, HEALTH: SensorHealth}
@@ -149,7 +151,7 @@ class ReplayPlan:
         self._feeds: list[_Feed] = []
 
     def _feed(self, kind: int) -> _Feed:
-        feed = _Feed(self.reader, kind, self.window_items)
+        feed = _Feed(self.reader, kind, RECORD_BATCH_ROWS)
         self._feeds.append(feed)
         return feed
 
@@ -302,7 +304,7 @@ class ReplayPlan:
         """Start times of every recorded gap, per sensor: the grid cuts there too."""
         starts: dict[str, list[float]] = {}
         if GAP in self.kinds:
-            for batch in self.reader.iter_records(Gap, self.window_items):
+            for batch in self.reader.iter_records(Gap, RECORD_BATCH_ROWS):
                 for g in batch:
                     starts.setdefault(g.sensor_id, []).append(g.start_s)
         return {sid: np.asarray(v, dtype=np.float64) for sid, v in starts.items()}
@@ -319,7 +321,7 @@ class ReplayPlan:
             progressed = False
             for k, feed in feeds.items():
                 first = feed.row
-                batch = feed.take(self.window_items)
+                batch = feed.take(RECORD_BATCH_ROWS)
                 if not batch:
                     continue
                 progressed = True
@@ -342,7 +344,7 @@ class ReplayPlan:
         fetchers = {}
         for k in feeds:
             feed = self._feed(k)
-            while feed.row < starts[k] and feed.take(min(self.window_items, starts[k] - feed.row)):
+            while feed.row < starts[k] and feed.take(min(RECORD_BATCH_ROWS, starts[k] - feed.row)):
                 pass
-            fetchers[k] = _Fetcher(feed, np.sort(rows.a[rows.kind == k]), self.window_items)
+            fetchers[k] = _Fetcher(feed, np.sort(rows.a[rows.kind == k]), RECORD_BATCH_ROWS)
         return rows, lambda k, r: fetchers[k].get(r)

@@ -26,7 +26,7 @@ class TableText:
     torn: bool
 
 
-_READ_BYTES = 1 << 20
+_READ_BYTES = 64 << 10
 """Bytes of a table file read at a time when streaming it."""
 
 
