@@ -23,8 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.csv as pacsv
 
 from sensorkit.errors import InputFileError
 from sensorkit.model import PhoneWear, Placement, RunnerInfo, SampleBlock, SensorInfo, SessionInfo
@@ -181,6 +179,9 @@ def _data_line(lines: list[str], header_line: int, row: int) -> int:
 def _parse(path: str, body: str, names: list[str], wanted: list[str],
            header_line: int) -> dict[str, np.ndarray]:
     """Fast path through pyarrow; on any problem the slow path finds the exact line and column."""
+    import pyarrow as pa  # here, not at the top: ~26 MB of RSS that live runs and replays never need
+    import pyarrow.csv as pacsv
+
     try:
         table = pacsv.read_csv(
             io.BytesIO(body.encode()),

@@ -8,8 +8,6 @@ import ssl
 from types import TracebackType
 from typing import Protocol, Self
 
-import aiohttp
-
 from sensorkit.errors import StoreError
 from sensorkit.store.influx.errors import (
     InfluxAuthError,
@@ -58,6 +56,8 @@ def http_error(target: str, status: int, message: str, what: str) -> StoreError:
 
 def transport_error(target: str, exc: BaseException, what: str) -> StoreError:
     """Map a connection-level failure; an unresolvable host is a configuration mistake."""
+    import aiohttp  # here, not at the top: a session without InfluxDB never loads the HTTP stack (~13 MB)
+
     if isinstance(exc, aiohttp.ClientConnectorError) and isinstance(exc.os_error, socket.gaierror):
         return InfluxUnreachable(f"{target}: cannot resolve the host name when {what} ({exc.os_error}); "
                                  f"check [influx] url")
