@@ -89,7 +89,7 @@ damage = st.one_of(
 
 
 def apply(data: bytes, how: str, where: float, what: str) -> bytes:
-    text = data.decode()
+    text = data.decode("utf-8", errors="surrogateescape")  # an earlier cut may have split a character
     lines = text.split("\n")
     k = min(int(where * len(lines)), len(lines) - 1)
     if how == "cut":
@@ -113,7 +113,7 @@ def apply(data: bytes, how: str, where: float, what: str) -> bytes:
         else:
             fields.insert(j, what)
         lines[k] = ",".join(fields)
-    return "\n".join(lines).encode()
+    return "\n".join(lines).encode("utf-8", errors="surrogateescape")
 
 
 def read_bytes(data: bytes, options: CsvOptions) -> Any:
