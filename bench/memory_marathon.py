@@ -6,7 +6,10 @@ Phase 1 ("live"): one simulated runner (3 pods, acc+gyro at 200 Hz, fatigue from
 the run) streams flat out through the real ``Session`` with ``RunnerMetrics``, the cue engine
 and a ``RecordingSink``. Phase 2 ("replay"): that recording replayed by ``ReplaySource`` at
 maximum speed through the same stages (and a fresh recording sink), as ``sensorkit replay
---max`` does, in a fresh process (``--replay PATH``) as a user's replay would be. A probe
+--max`` does, in a fresh process (``--replay PATH``) as a user's replay would be. Phase 3
+("replay_cli"): the command itself, ``sensorkit replay --max --no-terminal --no-dashboard``, with
+the imports and sinks of the default config (the composition root imports every sink's module),
+its RSS read from ``/proc/PID`` by this process. In phases 1-2 a probe
 task in the same event loop samples the process RSS (``/proc``) and the
 anonymous part of it (``RssAnon``: heap and numpy buffers, without file pages of the memory-
 mapped recording that the kernel may drop) every ``--every-s`` of wall time, with the data
@@ -20,6 +23,7 @@ import argparse
 import asyncio
 import json
 import math
+import resource
 import subprocess
 import sys
 import tempfile
@@ -44,6 +48,8 @@ from sensorkit.store.recording.sink import RecordingSink
 RESULTS = Path(__file__).resolve().parent / "results" / "memory_marathon.json"
 TARGET_MB = 150.0
 FLAT_MB = 10.0
+CLI_IMPORTS_S = 3.0
+"""Wall seconds the command may spend importing before its RSS counts for flatness (start and growth)."""
 
 
 def rss_anon_mb() -> float | None:
@@ -54,6 +60,45 @@ def rss_anon_mb() -> float | None:
     except (OSError, ValueError):
         pass
     return None
+
+
+def _proc_rss_mb(pid: int) -> tuple[float | None, float | None]:
+    """VmRSS and RssAnon (MB) of another process, None once it has gone."""
+    out: dict[str, float] = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "RssAnon"):
+                out[key] = int(value.split()[0]) / 1e3
+    except (OSError, ValueError):
+        pass
+    return out.get("VmRSS"), out.get("RssAnon")
+
+
+def _cli_phase(recording: Path, every_s: float) -> dict[str, Any]:
+    """``sensorkit replay --max`` of ``recording`` as a user runs it, sampled from outside."""
+    samples: list[tuple[float, float, float, float | None]] = []  # data time is not visible from here
+    clock = Clock()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with tempfile.TemporaryDirectory(prefix="replay-cli-") as cwd:  # the audio sink writes its wavs here
+        proc = subprocess.Popen([sys.executable, "-m", "sensorkit", "replay", "--max", "--no-terminal",
+                                 "--no-dashboard", str(recording)], cwd=cwd, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True)
+        while proc.poll() is None:
+            rss, anon = _proc_rss_mb(proc.pid)
+            if rss is not None:
+                samples.append((clock.wall(), math.nan, rss, anon))
+            time.sleep(every_s)
+        err = proc.stderr.read() if proc.stderr is not None else ""
+    if proc.returncode != 0 or not samples:
+        raise RuntimeError(f"sensorkit replay failed ({proc.returncode}): {err[-2000:]}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    settled = [x for x in samples if x[0] >= CLI_IMPORTS_S] or samples
+    steady = _flatness(settled)
+    return {"wall_s": round(clock.wall(), 2), "cpu_s": round(cpu, 2), "samples": samples, **_flatness(samples),
+            **{k: steady[k] for k in ("growth_mb", "growth_anon_mb", "start_rss_mb")},
+            "summary": err.strip().splitlines()[-2:]}
 
 
 async def _phase(info: SessionInfo, source: Source, position: Any, out: Path, every_s: float) -> dict[str, Any]:
@@ -133,6 +178,9 @@ def main(argv: list[str] | None = None) -> int:
                             "--every-s", str(args.every_s), "--out", str(out)], check=True)
             phases["replay"] = json.loads(out.read_text())
             _report("replay --max in a fresh process (recording -> DSP, cues, recording)", phases["replay"],
+                    seconds)
+            phases["replay_cli"] = _cli_phase(Path(tmp) / "live.skrec", args.every_s)
+            _report("`sensorkit replay --max --no-terminal --no-dashboard` (default config)", phases["replay_cli"],
                     seconds)
     peak = max(p["peak_rss_mb"] for p in phases.values())
     growth = max(p["growth_mb"] for p in phases.values())
