@@ -44,8 +44,8 @@ WINDOW_ITEMS = 4096
 """Items per plan window."""
 RECORD_BATCH_ROWS = 512
 """Gap/speed/health rows decoded at a time (a window of 4096 live items holds ~40 of them)."""
-WINDOW_SAMPLES = 1 << 15
-"""Samples of all sensors per plan window, about (as float64: ~1.8 MB with acc and gyro)."""
+WINDOW_SAMPLES = 1 << 13
+"""Samples of all sensors per plan window, about (as float64: ~0.5 MB with acc and gyro)."""
 _RECORD_TYPES: dict[int, type] = {GAP: Gap, SPEED: SpeedSample, HEALTH: SensorHealth}
 
 

@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 
 _TYPES: dict[str, type] = {name: cls for cls, name in RECORD_NAMES.items()}
 
-RELEASE_BYTES = 1 << 20
+RELEASE_BYTES = 1 << 18
 """Bytes a stream's reads (block, index_range, sample_times) may touch before its mapped pages are dropped."""
 _PAGE_BYTES = mmap.PAGESIZE
 _DONTNEED: int | None = getattr(mmap, "MADV_DONTNEED", None)
