@@ -23,7 +23,6 @@ from sensorkit.cli.dashboard import mqtt_from_url
 from sensorkit.config import Config, parse_config
 from sensorkit.dashboard import DashboardSettings, build_dashboard_sink
 from sensorkit.dashboard.server import OUTBOX_SIZE, DashboardServer, _Client
-from sensorkit.dashboard.settings import is_loopback
 from sensorkit.dashboard.sink import DashboardSink
 from sensorkit.dashboard.state import DashboardState
 from sensorkit.dashboard.team import MqttFeed
@@ -41,6 +40,7 @@ from sensorkit.model import (
     SessionInfo,
     SessionMarker,
 )
+from sensorkit.model.settings import is_loopback
 from sensorkit.mqtt import MqttSettings
 from sensorkit.mqtt.schema import (
     GatewayStatusPayload,

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from sensorkit.dashboard.settings import is_loopback
+from sensorkit.model.settings import is_loopback
 
 log = logging.getLogger(__name__)
 

@@ -7,25 +7,14 @@ everyone on the network.
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
 
 from pydantic import BaseModel, Field, model_validator
 
 from sensorkit.errors import ConfigError
-from sensorkit.model.settings import SETTINGS
+from sensorkit.model.settings import SETTINGS, is_loopback
 
 MIN_TOKEN_CHARS = 16
-
-
-def is_loopback(host: str) -> bool:
-    """True for names and addresses that only this machine can reach."""
-    if host.lower() in {"localhost", "localhost.localdomain", "ip6-localhost"}:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 class DashboardSettings(BaseModel):

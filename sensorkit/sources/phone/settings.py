@@ -8,26 +8,15 @@ from the environment or a file when the source opens; they never appear in the c
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, Field, IPvAnyNetwork, model_validator
 
 from sensorkit.model import PhoneWear
-from sensorkit.model.settings import SETTINGS
+from sensorkit.model.settings import SETTINGS, is_loopback
 
 RUNNER_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$"
-
-
-def is_loopback(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and ``localhost``."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _written_as_text(value: object) -> object:
