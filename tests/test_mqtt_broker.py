@@ -260,3 +260,17 @@ async def test_broker_restart_mid_session_reconnects_resumes_and_drops_expired_c
     kinds = [p.kind for p in w.payloads(Kind.CUE)]
     assert kinds == [CueKind.TRUNK_LEAN, CueKind.OVERSTRIDE, CueKind.FATIGUE]
     assert sink.connects == 2 and sink.cues_stale == 1 and sink.cues_published == 3
+
+
+@pytest.mark.parametrize(("host", "tls", "warned"), [("192.168.1.5", False, True), ("192.168.1.5", True, False),
+                                                     ("127.0.0.1", False, False)])
+def test_a_password_sent_in_clear_text_off_this_machine_is_warned_about(
+        host: str, tls: bool, warned: bool, tmp_path, caplog: pytest.LogCaptureFixture) -> None:
+    secret = tmp_path / "mqtt-password"
+    secret.write_text("s3cret-pass\n", encoding="utf-8")
+    secret.chmod(0o600)
+    s = MqttSettings(enabled=True, host=host, tls=tls, username="runner", password_file=secret)
+    with caplog.at_level("WARNING", logger="sensorkit.mqtt.settings"):
+        assert s.password() == "s3cret-pass"
+    assert ("clear text" in caplog.text) == warned
+    assert "s3cret-pass" not in caplog.text

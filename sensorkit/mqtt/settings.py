@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import ssl
@@ -12,8 +13,10 @@ import aiomqtt
 from pydantic import BaseModel, Field, field_validator
 
 from sensorkit.errors import ConfigError
-from sensorkit.model.settings import SETTINGS
+from sensorkit.model.settings import SETTINGS, is_loopback
 from sensorkit.mqtt.schema import DEFAULT_PREFIX
+
+log = logging.getLogger(__name__)
 
 
 class MqttSettings(BaseModel):
@@ -79,7 +82,11 @@ class MqttSettings(BaseModel):
         # Imported here: sensorkit.config imports this module to compose the [mqtt] section.
         from sensorkit.config.secrets import read_secret
 
-        return read_secret(self.password_env, self.password_file, "mqtt password")
+        password = read_secret(self.password_env, self.password_file, "mqtt password")
+        if password is not None and not self.tls and not is_loopback(self.host):
+            log.warning("mqtt: the password goes to %s in clear text: set tls = true (and the broker's "
+                        "TLS listener) on any network you do not own", self.describe())
+        return password
 
     def tls_context(self) -> ssl.SSLContext | None:
         if not self.tls:
