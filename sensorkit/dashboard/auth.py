@@ -92,7 +92,7 @@ class TokenAuth:
         so signing in to one signs out of the other (a documented limitation)."""
 
     def check_token(self, given: str) -> bool:
-        return hmac.compare_digest(hashlib.sha256(given.encode()).digest(), self._digest)
+        return hmac.compare_digest(hashlib.sha256(_raw(given)).digest(), self._digest)
 
     def authorized(self, request: web.Request) -> bool:
         if not self.enabled:
@@ -101,7 +101,7 @@ class TokenAuth:
         if header[:7].lower() == "bearer ":
             return self.check_token(header[7:].strip())
         cookie = request.cookies.get(self.cookie_name)
-        return cookie is not None and hmac.compare_digest(cookie.encode(), self._cookie.encode())
+        return cookie is not None and hmac.compare_digest(_raw(cookie), self._cookie.encode())
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -147,6 +147,12 @@ class TokenAuth:
         log.warning("dashboard: failed sign-in from %s", request.remote)
         await asyncio.sleep(FAILURE_DELAY_S)
         return login_page("Wrong token.")
+
+
+def _raw(text: str) -> bytes:
+    """The bytes a client sent: aiohttp decodes non-UTF-8 header bytes to lone surrogates, which
+    a plain ``encode()`` refuses (a 500 for any request with such a header)."""
+    return text.encode("utf-8", "surrogatepass")
 
 
 def _parse_form(body: bytes) -> dict[str, str]:

@@ -82,4 +82,5 @@ def token_matches(expected: str | None, given: str | None) -> bool:
         return True
     if given is None:
         return False
-    return hmac.compare_digest(expected.encode(), given.encode())
+    # surrogatepass: aiohttp hands non-UTF-8 header bytes over as lone surrogates (a 500 otherwise).
+    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "surrogatepass"))
