@@ -92,11 +92,13 @@ class TimedSource:
 class TimedBus(Bus):
     """The session's bus, noting for every record the arrival of the block that released it."""
 
-    def __init__(self, yielded: dict[int, float], runner_of: dict[str, str], t0_monotonic: float) -> None:
+    def __init__(self, yielded: dict[int, float], runner_of: dict[str, str], t0_monotonic: float,
+                 phase_of: dict[str, float]) -> None:
         super().__init__()
         self._yielded = yielded
         self._runner_of = runner_of
         self._t0 = t0_monotonic
+        self._phase_of = phase_of
         self._current: dict[str, tuple[float, float]] = {}
         self.latency: list[tuple[str, float, float, float]] = []  # type, emitted (host s), latency s, data lag s
         self.lateness: list[tuple[float, float]] = []  # yielded (host s), yield - scheduled arrival (s)
@@ -109,7 +111,8 @@ class TimedBus(Bus):
             if isinstance(item, SampleBlock) and len(item):
                 end = item.end_s
                 self._current[runner] = (t_yield, end)
-                self.lateness.append((t_yield - self._t0, t_yield - self._t0 - end))
+                due = end + self._phase_of.get(runner, 0.0)
+                self.lateness.append((t_yield - self._t0, t_yield - self._t0 - due))
             return
         if isinstance(item, SessionMarker):
             return
@@ -121,11 +124,14 @@ class TimedBus(Bus):
         self.latency.append((type(item).__name__, now - self._t0, now - cur[0], cur[1] - t_rec))
 
 
-async def _trial(n: int, warmup_s: float, seconds: float, workdir: Path) -> dict[str, Any]:
+async def _trial(n: int, warmup_s: float, seconds: float, workdir: Path, stagger_s: float = 0.0) -> dict[str, Any]:
     clock = HostClock()
     yielded: dict[int, float] = {}
     duration = warmup_s + seconds
-    sims = [SimulatorSource(steady_config(duration_s=duration, seed=i, name=f"r{i:03d}"), speed=1.0, clock=clock)
+    # Runner i's pods deliver stagger_s * i / n later than their samples' end (0: all in phase).
+    phase = {f"r{i:03d}": stagger_s * i / n for i in range(n)}
+    sims = [SimulatorSource(steady_config(duration_s=duration, seed=i, name=f"r{i:03d}"), speed=1.0,
+                            clock=HostClock(clock.start_monotonic_s + phase[f"r{i:03d}"], clock.start_unix_s))
             for i in range(n)]
     sensors = tuple(s for src in sims for s in src.sensors)
     runners = tuple(RunnerInfo(f"r{i:03d}") for i in range(n))
@@ -135,7 +141,7 @@ async def _trial(n: int, warmup_s: float, seconds: float, workdir: Path) -> dict
         for r in runners}
     sink = RecordingSink(workdir / f"live-{n}.skrec", info)
     session = Session(info, [TimedSource(s, yielded) for s in sims], stages, [sink])
-    bus = TimedBus(yielded, {s.sensor_id: s.runner for s in sensors}, clock.start_monotonic_s)
+    bus = TimedBus(yielded, {s.sensor_id: s.runner for s in sensors}, clock.start_monotonic_s, phase)
     session._bus = bus  # bench-only instrumentation of the one bus (subscriptions happen in run())
     marks: dict[str, Any] = {}
     loop_lag: list[float] = []
@@ -174,7 +180,8 @@ async def _trial(n: int, warmup_s: float, seconds: float, workdir: Path) -> dict
     late_p99 = float(np.percentile(late, 99)) if late.size else math.inf
     share = cpu / wall if wall > 0 else math.nan
     res = {
-        "runners": n, "pods": len(sensors), "seconds_measured": round(wall, 2), "warmup_s": warmup_s,
+        "runners": n, "pods": len(sensors), "stagger_ms": round(stagger_s * 1e3, 1),
+        "seconds_measured": round(wall, 2), "warmup_s": warmup_s,
         "cpu_s": round(cpu, 3), "cpu_share_of_core": round(share, 4),
         "cpu_pct_per_runner": round(100 * share / n, 4) if n else None,
         "latency_all": percentiles_ms([x[2] for x in in_window]),
@@ -211,6 +218,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--core", type=int, help="CPU to pin to (default: the last allowed one)")
     ap.add_argument("--keep-going", action="store_true", help="try every count even after a failure")
     ap.add_argument("--quick", action="store_true", help="smoke run: 4 runners, 5 s after a 12 s warm-up")
+    ap.add_argument("--stagger-ms", type=float, default=0.0,
+                    help="spread the runners' delivery phases over this many ms (0: every pod delivers on the "
+                         "same 40-ms ticks, the worst case; real pods on independent BLE connections are spread)")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
     counts = [4] if args.quick else [int(x) for x in args.runners.split(",")]
@@ -223,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     trials = []
     with tempfile.TemporaryDirectory(prefix="live-capacity-") as tmp:
         for n in counts:
-            r = asyncio.run(_trial(n, warmup, seconds, Path(tmp)))
+            r = asyncio.run(_trial(n, warmup, seconds, Path(tmp), args.stagger_ms / 1e3))
             for p in Path(tmp).iterdir():  # recordings are big at hundreds of runners
                 _rmtree(p)
             trials.append(r)
@@ -241,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
           f"-> a whole idle core: ~{est or 0:.0f} runners (CPU-bound estimate)")
     write_json(args.out, {"version": __version__, "runners_per_core": capacity, "target_runners": TARGET_RUNNERS,
                           "budget_ms": BUDGET_S * 1e3, "cpu_estimate_runners": est, "pinned_cpu": cpu,
+                          "stagger_ms": args.stagger_ms,
                           "quick": args.quick, "trials": trials, **machine()})
     return 0
 
