@@ -150,8 +150,11 @@ class TokenAuth:
 
 
 def _raw(text: str) -> bytes:
-    """The bytes a client sent: aiohttp decodes non-UTF-8 header bytes to lone surrogates, which
-    a plain ``encode()`` refuses (a 500 for any request with such a header)."""
+    """The bytes a client sent, whatever they are.
+
+    aiohttp decodes non-UTF-8 header bytes to lone surrogates, which a plain ``encode()``
+    refuses (a 500 for any request with such a header).
+    """
     return text.encode("utf-8", "surrogatepass")
 
 
