@@ -29,7 +29,6 @@ import functools
 import importlib
 import json
 import logging
-import shutil
 import tempfile
 import time
 import warnings
@@ -61,29 +60,9 @@ class _Recording:
             w.write_many(every_record())
 
     def check(self, damages: list[tuple[str, str, float, bytes]]) -> None:
-        from sensorkit.errors import SensorkitError
-        from tests.test_recording_fuzz import read_everything
+        from tests.test_recording_fuzz import check_damaged
 
-        path = self.tmp / "damaged.skrec"
-        shutil.rmtree(path, ignore_errors=True)
-        shutil.copytree(self.pristine, path)
-        for name, how, where, data in damages:
-            f = path / name
-            content = f.read_bytes()
-            i = int(where * len(content))
-            if how == "truncate":
-                content = content[:i]
-            elif how == "overwrite":
-                content = content[:i] + data + content[i + len(data):]
-            else:
-                content = content[:i] + data + content[i:]
-            f.write_bytes(content)
-        try:
-            read_everything(path)
-        except SensorkitError as exc:
-            assert str(path) in str(exc) or "recording" in str(exc)
-        except KeyError as exc:
-            assert "no stream" in str(exc) or "no table" in str(exc)
+        check_damaged(self.pristine, self.tmp, damages)
 
 
 def properties(tmp: Path) -> dict[str, tuple[Callable[..., None], tuple[Any, ...]]]:

@@ -67,7 +67,13 @@ damage = st.tuples(
 @given(damages=st.lists(damage, min_size=1, max_size=3))
 def test_a_damaged_recording_reads_or_fails_with_a_sensorkit_error(
         pristine: Path, tmp_path: Path, damages: list[tuple[str, str, float, bytes]]) -> None:
-    path = tmp_path / "damaged.skrec"
+    check_damaged(pristine, tmp_path, damages)
+
+
+def check_damaged(pristine: Path, workdir: Path, damages: list[tuple[str, str, float, bytes]]) -> None:
+    """A copy of ``pristine`` with ``damages`` applied reads, or fails with an error naming it
+    (also run at length by bench/fuzz_all.py)."""
+    path = workdir / "damaged.skrec"
     shutil.rmtree(path, ignore_errors=True)
     shutil.copytree(pristine, path)
     for name, how, where, data in damages:
