@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import math
 import statistics
 import time
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench._measure import cpu_s, load_avg, rss_mb
+from bench._measure import cpu_s, load_avg, machine, rss_mb
 from sensorkit.compose import Mode, assemble
 from sensorkit.config import demo_config
 from sensorkit.model import Gap, SampleBlock, SensorInfo, SourceItem
@@ -33,6 +34,7 @@ from sensorkit.pipeline.clock import HostClock
 from sensorkit.sources.simulator import SimulatedRun, SimulatorSource
 from sensorkit.sources.simulator.settings import SimulatorSettings
 from sensorkit.store.recording import RecordingReader
+from tests.support.sources import observed
 
 RSS_GROWTH_LIMIT_PCT = 10.0
 
@@ -76,27 +78,15 @@ class CountedSource:
     async def __aexit__(self, *exc: Any) -> None:
         await self.source.__aexit__(*exc)
 
-    async def items(self) -> AsyncIterator[SourceItem]:
-        inner = self.source.items()
-        handed: SourceItem | None = None
-        while True:
-            try:
-                item = handed if handed is not None else await anext(inner)
-            except StopAsyncIteration:
-                return
-            handed = None
-            if isinstance(item, SampleBlock) and len(item):
-                self.samples[item.sensor_id] += len(item)
-                self.data_time_s = max(self.data_time_s, float(item.end_s))
-            elif isinstance(item, Gap):
-                self.lost[item.sensor_id] += item.lost_samples or 0
-            try:
-                yield item
-            except asyncio.CancelledError:  # the session's stop, thrown in here: pass it on
-                try:
-                    handed = await inner.athrow(asyncio.CancelledError())  # type: ignore[attr-defined]
-                except StopAsyncIteration:
-                    return
+    def items(self) -> AsyncIterator[SourceItem]:
+        return observed(self.source.items(), self._count)
+
+    def _count(self, item: SourceItem) -> None:
+        if isinstance(item, SampleBlock) and len(item):
+            self.samples[item.sensor_id] += len(item)
+            self.data_time_s = max(self.data_time_s, float(item.end_s))
+        elif isinstance(item, Gap):
+            self.lost[item.sensor_id] += item.lost_samples or 0
 
 
 @dataclass
@@ -243,3 +233,11 @@ def print_result(title: str, r: SoakResult) -> None:
           f"errors {r.errors or 'none'}")
     problems = r.problems()
     print("  RESULT: " + ("held" if not problems else "FAILED: " + "; ".join(problems)))
+
+
+def save_result(bench: str, out: Path, r: SoakResult, **extra: Any) -> str:
+    """Write the JSON result; returns the headline's verdict on losses and leaks."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"bench": bench, "machine": machine(), **extra, **r.as_json()}, indent=1) + "\n")
+    lost = "no sample lost beyond the injected ones" if not r.problems(memory=False) else "SAMPLES LOST"
+    return f"RSS growth {r.rss_growth_pct} % after warm-up; {len(r.leaked_tasks)} leaked tasks; {lost}"

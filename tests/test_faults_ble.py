@@ -33,6 +33,7 @@ from sensorkit.pipeline.clock import HostClock
 from sensorkit.pipeline.session import Session, SessionStats
 from sensorkit.store.recording import RecordingReader
 from sensorkit.store.recording.sink import RecordingSink
+from tests.support.sources import observed
 
 FAST = BleSettings(scan_timeout_s=2, reconnect_min_s=0.05, reconnect_max_s=1.0, health_interval_s=0.5)
 LEFT, RIGHT = Placement.LEFT_FOOT, Placement.RIGHT_FOOT
@@ -68,24 +69,12 @@ class Counted:
     async def __aexit__(self, *exc: Any) -> None:
         await self.source.__aexit__(*exc)
 
-    async def items(self) -> AsyncIterator[SourceItem]:
-        inner = self.source.items()
-        handed: SourceItem | None = None
-        while True:
-            try:
-                item = handed if handed is not None else await anext(inner)
-            except StopAsyncIteration:
-                return
-            handed = None
-            if isinstance(item, SampleBlock):
-                self.samples[item.sensor_id] += len(item)
-            try:
-                yield item
-            except asyncio.CancelledError:  # the session's stop, thrown in here: pass it on
-                try:
-                    handed = await inner.athrow(asyncio.CancelledError())
-                except StopAsyncIteration:
-                    return
+    def items(self) -> AsyncIterator[SourceItem]:
+        return observed(self.source.items(), self._count)
+
+    def _count(self, item: SourceItem) -> None:
+        if isinstance(item, SampleBlock):
+            self.samples[item.sensor_id] += len(item)
 
 
 @dataclass

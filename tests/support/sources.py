@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
 from typing import Any, Self
 
 import numpy as np
@@ -25,6 +25,27 @@ def ramp_blocks(info: SensorInfo, n_blocks: int, block_len: int) -> list[SampleB
         acc[:, 0] = idx
         out.append(SampleBlock(info.sensor_id, idx / info.sampling_rate_hz, acc))
     return out
+
+
+async def observed(items: AsyncIterator[SourceItem], see: Callable[[SourceItem], None]) -> AsyncIterator[SourceItem]:
+    """``items`` passed on with ``see(item)`` called on each, keeping the hand-over contract of
+    :class:`sensorkit.sources.base.Source`: the session's stop, thrown in at a yield here, is
+    thrown on into ``items``, and what it still hands over is passed on too."""
+    handed: SourceItem | None = None
+    while True:
+        try:
+            item = handed if handed is not None else await anext(items)
+        except StopAsyncIteration:
+            return
+        handed = None
+        see(item)
+        try:
+            yield item
+        except asyncio.CancelledError:
+            try:
+                handed = await items.athrow(asyncio.CancelledError())  # type: ignore[attr-defined]
+            except StopAsyncIteration:
+                return
 
 
 class ListSource:
