@@ -24,10 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from bench._measure import cpu_s, load_avg, machine, rss_mb
-from sensorkit.model import Gap, SampleBlock
 from sensorkit.pipeline.channel import Channel
 from sensorkit.store.influx import InfluxSink
-from tests.support.influx_data import expected_points, make_info, make_items
+from tests.support.influx_data import expected_points, feed_live, make_info, make_items
 from tests.support.influx_readback import influx_points
 from tests.support.servers import start_influxd
 from tests.test_influx_sink import RecordingWriter, settings_for
@@ -49,16 +48,8 @@ async def session(server: Any, tmp: Path, args: argparse.Namespace) -> dict[str,
     peak: dict[str, float] = {"spool_points": 0, "spool_mb": 0.0, "rss_mb": 0.0}
 
     async def live_feed() -> None:
-        t0 = time.monotonic()
-        for item in items:
-            due = item.start_s if isinstance(item, SampleBlock | Gap) else item.time_s
-            delay = t0 + due - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            if isinstance(item, sink.accepts):
-                channel.send_nowait(item)
+        await feed_live(items, channel, sink.accepts)
         marks["fed"] = time.monotonic()
-        channel.close()
 
     async def outage() -> None:
         await asyncio.sleep(args.up_s)

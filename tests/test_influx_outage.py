@@ -8,10 +8,9 @@ import time
 
 import pytest
 
-from sensorkit.model import Gap, SampleBlock
 from sensorkit.pipeline.channel import Channel
 from sensorkit.store.influx import InfluxSink
-from tests.support.influx_data import expected_points, make_info, make_items
+from tests.support.influx_data import expected_points, feed_live, make_info, make_items
 from tests.support.influx_readback import influx_points
 from tests.test_influx_sink import RecordingWriter, settings_for
 
@@ -36,16 +35,7 @@ async def test_influxd_killed_for_32_s_mid_session_loses_nothing(influxd_private
     timeline: dict[str, float] = {}
 
     async def live_feed() -> None:
-        """Items are handed over when their host time comes, as the bus would (never waiting)."""
-        t0 = time.monotonic()
-        for item in items:
-            due = item.start_s if isinstance(item, SampleBlock | Gap) else item.time_s
-            delay = t0 + due - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            if isinstance(item, sink.accepts):
-                channel.send_nowait(item)
-        channel.close()
+        await feed_live(items, channel, sink.accepts)
 
     async def outage() -> None:
         await asyncio.sleep(KILL_AT_S)

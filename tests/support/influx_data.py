@@ -6,6 +6,7 @@ round trip through a real server checks the documented schema, not the code agai
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import math
 import time
@@ -40,6 +41,7 @@ from sensorkit.model import (
     StrikeClass,
     to_row,
 )
+from sensorkit.pipeline.channel import Channel
 
 Key = tuple[str, tuple[tuple[str, str], ...], int]
 """(measurement, sorted tags, timestamp ns)."""
@@ -160,3 +162,17 @@ def expected_points(info: SessionInfo, items: Sequence[BusItem],
 
 def field_names(t: type) -> list[str]:
     return [f.name for f in dataclasses.fields(t)]
+
+
+async def feed_live(items: Sequence[BusItem], channel: Channel[Any], accepts: tuple[type, ...]) -> None:
+    """Hand ``items`` to a sink's channel when their host time comes, as the bus would (never
+    waiting for room), then close it."""
+    t0 = time.monotonic()
+    for item in items:
+        due = item.start_s if isinstance(item, SampleBlock | Gap) else item.time_s  # type: ignore[union-attr]
+        delay = t0 + due - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if isinstance(item, accepts):
+            channel.send_nowait(item)
+    channel.close()
