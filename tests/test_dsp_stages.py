@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -178,18 +179,25 @@ def test_back_detector_ignores_standing_and_walking_level_signals() -> None:
     assert det.update(t, acc, None) == [] and det.gap() == []
 
 
+def left_shoe_on_the_simulator(runner: RunnerProfile) -> tuple[list[Any], Any, Any, Any]:
+    """30 s of a simulated left shoe through the detector in 40-sample blocks: its contacts, the
+    true left steps, and the indices matching them (every contact matches a true step)."""
+    sim = sim_run((Placement.LEFT_FOOT,), 30.0, mount=(0.0, 0.0, 0.0), runner=runner)
+    ch = sim.samples(Placement.LEFT_FOOT, 0.0, 30.0)
+    det = FootStepDetector(FootStepSettings(), FS, Side.LEFT)
+    out = [c for a in range(0, len(ch), 40)
+           for c in det.update(ch.time_s[a:a + 40], ch.acc_g[a:a + 40], ch.gyr_dps[a:a + 40])]
+    steps = sim.truth.steps
+    left = steps.select(steps.side == "left")
+    ti, di = match(left.ic_s, np.array([c.ic_s for c in out]), 0.05)
+    assert len(di) == len(out) >= 30
+    return out, left, ti, di
+
+
 def test_shoe_detector_times_touchdown_and_measures_strike_angle_on_the_simulator() -> None:
     for strike in (15.0, 3.0, -8.0):
         runner = RunnerProfile(strike_angle_deg=strike, strike_variability_deg=0.5)
-        sim = sim_run((Placement.LEFT_FOOT,), 30.0, mount=(0.0, 0.0, 0.0), runner=runner)
-        ch = sim.samples(Placement.LEFT_FOOT, 0.0, 30.0)
-        det = FootStepDetector(FootStepSettings(), FS, Side.LEFT)
-        out = [c for a in range(0, len(ch), 40)
-               for c in det.update(ch.time_s[a:a + 40], ch.acc_g[a:a + 40], ch.gyr_dps[a:a + 40])]
-        steps = sim.truth.steps
-        left = steps.select(steps.side == "left")
-        ti, di = match(left.ic_s, np.array([c.ic_s for c in out]), 0.05)
-        assert len(di) == len(out) >= 30
+        out, left, ti, di = left_shoe_on_the_simulator(runner)
         ic_err = np.array([out[d].ic_s - left.ic_s[i] for i, d in zip(ti, di, strict=True)])
         fsa_err = np.array([out[d].strike_angle_deg - left.strike_angle_deg[i]  # type: ignore[operator]
                             for i, d in zip(ti, di, strict=True)])
@@ -204,15 +212,7 @@ def test_shoe_terminal_contact_is_where_the_foot_reaches_its_toe_off_pitch_at_an
     for speed, spm, contact_ms in ((2.5, 160.0, 300.0), (4.5, 186.0, 200.0)):
         runner = RunnerProfile(speed_mps=speed, cadence_spm=spm, contact_time_ms=contact_ms,
                                toe_off_pitch_deg=-FootStepSettings().toe_off_pitch_deg)
-        sim = sim_run((Placement.LEFT_FOOT,), 30.0, mount=(0.0, 0.0, 0.0), runner=runner)
-        ch = sim.samples(Placement.LEFT_FOOT, 0.0, 30.0)
-        det = FootStepDetector(FootStepSettings(), FS, Side.LEFT)
-        out = [c for a in range(0, len(ch), 40)
-               for c in det.update(ch.time_s[a:a + 40], ch.acc_g[a:a + 40], ch.gyr_dps[a:a + 40])]
-        steps = sim.truth.steps
-        left = steps.select(steps.side == "left")
-        ti, di = match(left.ic_s, np.array([c.ic_s for c in out]), 0.05)
-        assert len(di) == len(out) >= 30
+        out, left, ti, di = left_shoe_on_the_simulator(runner)
         tc_err = np.array([out[d].tc_s - left.tc_s[i] for i, d in zip(ti, di, strict=True)])  # type: ignore[operator]
         assert abs(np.mean(tc_err)) < 0.004 and np.std(tc_err) < 0.004, speed
 
