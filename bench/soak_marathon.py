@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import math
 import tempfile
 from pathlib import Path
 
-from bench._measure import machine
-from bench.soak_common import SoakPlan, print_result, run_soak
+from bench.soak_common import SoakPlan, print_result, run_soak, save_result
 
 RESULTS = Path(__file__).resolve().parent / "results" / "soak_marathon.json"
 
@@ -38,12 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="soak-marathon-") as tmp:
         result = asyncio.run(run_soak(plan, Path(tmp)))
     print_result(f"soak_marathon: {args.runners} runner(s) x 3 pods, {args.hours:g} h simulated, flat out", result)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"bench": "soak_marathon", "machine": machine(), **result.as_json()},
-                                   indent=1) + "\n")
-    print(f"headline: {args.hours:g} h marathon in {result.wall_s:.0f} s wall; RSS growth "
-          f"{result.rss_growth_pct} % after warm-up; {len(result.leaked_tasks)} leaked tasks; "
-          f"{'no sample lost beyond the injected ones' if not result.problems(memory=False) else 'SAMPLES LOST'}")
+    verdict = save_result("soak_marathon", args.out, result)
+    print(f"headline: {args.hours:g} h marathon in {result.wall_s:.0f} s wall; {verdict}")
     return 1 if result.problems() else 0
 
 

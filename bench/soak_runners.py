@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import tempfile
 from pathlib import Path
 
-from bench._measure import machine
-from bench.soak_common import SoakPlan, print_result, run_soak
+from bench.soak_common import SoakPlan, print_result, run_soak, save_result
 
 RESULTS = Path(__file__).resolve().parent / "results" / "soak_runners.json"
 
@@ -41,12 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     lags = [wall - data for wall, data, _ in result.rss if data > 0]
     max_lag = round(max(lags), 2) if lags else None
     print(f"  pipeline behind real time: max {max_lag} s")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"bench": "soak_runners", "machine": machine(), "max_lag_s": max_lag,
-                                    **result.as_json()}, indent=1) + "\n")
-    print(f"headline: {args.runners} runners x {args.minutes:g} min: RSS growth {result.rss_growth_pct} % after "
-          f"warm-up; {len(result.leaked_tasks)} leaked tasks; "
-          f"{'no sample lost beyond the injected ones' if not result.problems(memory=False) else 'SAMPLES LOST'}")
+    verdict = save_result("soak_runners", args.out, result, max_lag_s=max_lag)
+    print(f"headline: {args.runners} runners x {args.minutes:g} min: {verdict}")
     return 1 if result.problems() else 0
 
 
