@@ -189,3 +189,21 @@ def test_one_wild_timestamp_is_read_without_walking_every_second_up_to_it(tmp_pa
     imp = import_phone_export(folder)
     t = np.concatenate([b.time_s for b in imp.items if isinstance(b, SampleBlock)])
     assert np.all(np.diff(t) > 0) and t.size >= 199
+
+
+@pytest.mark.parametrize("damage", ["extract version 6.4", "utf-8 name flag on a cp437 name"])
+def test_a_damaged_zip_directory_is_an_input_file_error_naming_the_zip(tmp_path: Path, damage: str) -> None:
+    path = write_sensorlogger_export(tmp_path / "rec.zip", 2.0)
+    data = bytearray(path.read_bytes())
+    entry = data.rfind(b"PK\x01\x02")  # the last central directory entry
+    if damage.startswith("extract"):
+        data[entry + 6:entry + 8] = (64).to_bytes(2, "little")  # zipfile: NotImplementedError
+    else:
+        data[entry + 8:entry + 10] = (0x800).to_bytes(2, "little")  # names must then decode as UTF-8
+        name_len = int.from_bytes(data[entry + 28:entry + 30], "little")
+        data[entry + 46:entry + 46 + name_len] = b"\xff" * name_len  # zipfile: UnicodeDecodeError
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputFileError, match=r"rec\.zip: not a readable zip"):
+        import_phone_export(path, app="sensorlogger")
+    with pytest.raises(InputFileError, match=r"rec\.zip: not a .* export"):
+        import_phone_export(path)  # detection cannot read it either

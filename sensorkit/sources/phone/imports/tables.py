@@ -38,7 +38,8 @@ class ExportFiles:
         if self.path.is_file() and zipfile.is_zipfile(self.path):
             try:
                 self._zip = zipfile.ZipFile(self.path)
-            except (zipfile.BadZipFile, OSError) as exc:
+            except (zipfile.BadZipFile, OSError, NotImplementedError, ValueError, EOFError) as exc:
+                # a damaged central directory: bad version, undecodable name, cut short
                 raise InputFileError(str(self.path), f"not a readable zip file: {exc}") from None
 
     def names(self) -> list[str]:
