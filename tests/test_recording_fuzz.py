@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from sensorkit.errors import SensorkitError
 from sensorkit.model import RECORD_NAMES
 from sensorkit.sources.replay import ReplaySource
-from sensorkit.store.recording import RecordingReader, RecordingWriter
+from sensorkit.store.recording import CorruptRecordingError, RecordingReader, RecordingWriter
 from tests.test_recording import INFO, _blocks, every_record
 
 EXAMPLES = int(os.environ.get("SENSORKIT_FUZZ_EXAMPLES", "100"))
@@ -126,3 +126,35 @@ def test_nan_and_out_of_order_times_do_not_break_reading_or_replay(tmp_path: Pat
     read_everything(path)
     asyncio.run(replay_everything(path))
     assert np.isnan(RecordingReader(path).gaps()[0].start_s)
+
+
+# Regressions the 100,000-case run found (each was an exception other than a SensorkitError).
+
+def test_a_damaged_stream_type_in_meta_json_is_a_corrupt_recording_error(pristine: Path, tmp_path: Path) -> None:
+    path = tmp_path / "dtype.skrec"
+    shutil.copytree(pristine, path)
+    meta = path / "meta.json"
+    meta.write_text(meta.read_text().replace('"<f8"', '",8"', 1))  # numpy would hand ",8" to ast: SyntaxError
+    with pytest.raises(CorruptRecordingError, match=r"dtype.*only <f8 and <f4"):
+        RecordingReader(path)
+
+
+def test_a_deeply_nested_meta_json_is_a_corrupt_recording_error(pristine: Path, tmp_path: Path) -> None:
+    path = tmp_path / "nested.skrec"
+    shutil.copytree(pristine, path)
+    (path / "meta.json").write_text("[" * 100_000)  # json: RecursionError, not a ValueError
+    with pytest.raises(CorruptRecordingError, match=r"meta\.json"):
+        RecordingReader(path)
+
+
+def test_a_deeply_nested_json_cell_is_a_corrupt_recording_error_naming_the_column(
+        pristine: Path, tmp_path: Path) -> None:
+    path = tmp_path / "cell.skrec"
+    shutil.copytree(pristine, path)
+    table = path / "tables" / "fatigue.csv"
+    header, first, *rest = table.read_text().splitlines()
+    col = header.split(",").index("components")
+    cells = first.split(",", col)  # the JSON object is the last cells: cut there
+    table.write_text("\n".join([header, ",".join(cells[:col]) + ',"' + "[" * 100_000 + '"', *rest]) + "\n")
+    with pytest.raises(CorruptRecordingError, match=r"fatigue\.csv"):
+        RecordingReader(path).records("fatigue")

@@ -62,18 +62,21 @@ def parse_bool(s: str) -> bool:
 
 
 def _json(s: str) -> Any:
-    return json.loads(s)
+    try:
+        return json.loads(s)
+    except RecursionError:  # nested deeper than the parser's stack: damage, never a value we wrote
+        raise ValueError("JSON nested too deeply") from None
 
 
 def _tuple_json(s: str) -> tuple[Any, ...]:
-    v = json.loads(s)
+    v = _json(s)
     if not isinstance(v, list):
         raise ValueError(f"expected a JSON list, got {s!r}")
     return tuple(v)
 
 
 def _dict_json(s: str) -> dict[str, Any]:
-    v = json.loads(s)
+    v = _json(s)
     if not isinstance(v, dict):
         raise ValueError(f"expected a JSON object, got {s!r}")
     return v

@@ -121,6 +121,8 @@ class RecordingReader:
             meta = json.loads(text)
         except json.JSONDecodeError as exc:
             raise CorruptRecordingError(str(meta_path), f"invalid JSON: {exc.msg}", line=exc.lineno) from exc
+        except RecursionError:  # nested deeper than the parser's stack: never a real meta.json
+            raise CorruptRecordingError(str(meta_path), "invalid JSON: nested too deeply") from None
         if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
             raise CorruptRecordingError(str(meta_path), f"not a {FORMAT_NAME} file")
         version = meta.get("format_version")
