@@ -287,6 +287,17 @@ async def test_oversized_input_and_cross_site_websockets_are_refused() -> None:
             assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING)
 
 
+async def test_junk_from_a_browser_is_ignored_and_the_socket_keeps_serving() -> None:
+    async with serving() as server, aiohttp.ClientSession() as http, http.ws_connect(server.url + "ws") as ws:
+        assert (await ws.receive_json(timeout=10))["type"] == "snapshot"
+        before = server.resyncs
+        for junk in ["[" * 4000, "not json", "null", '{"type": ["resync"]}', '"resync"']:
+            await ws.send_str(junk)  # "[" * 4000: json raises RecursionError, not ValueError
+        await ws.send_str('{"type": "resync"}')
+        assert (await ws.receive_json(timeout=10))["type"] == "snapshot"
+        assert server.resyncs == before + 1  # only the real request; the junk asked for nothing
+
+
 async def test_browsers_beyond_the_limit_are_refused() -> None:
     async with (serving(max_clients=1) as server, aiohttp.ClientSession() as http,
                 http.ws_connect(server.url + "ws") as first):

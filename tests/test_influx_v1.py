@@ -134,3 +134,26 @@ async def test_influxql_helper_reports_query_errors(influxd, db, tmp_path) -> No
     async with V1Writer(v1(influxd, tmp_path, database=db)) as w:
         with pytest.raises(StoreError, match="rejected"):
             await w.query("SELEC nonsense")
+
+
+@pytest.mark.parametrize("answer", ["<html>it works</html>", "[" * 5000, '{"results": "no"}', "{}"])
+async def test_a_web_server_that_is_not_influxdb_is_a_clear_start_up_error(tmp_path, answer) -> None:
+    from aiohttp import web
+
+    async def anything(request: web.Request) -> web.Response:
+        return web.Response(text=answer, content_type="text/html")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", anything)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    settings = InfluxSettings(enabled=True, api="v1", url=f"http://127.0.0.1:{port}", database="sensorkit",
+                              spool_dir=tmp_path / "spool")
+    try:
+        async with V1Writer(settings) as writer:
+            with pytest.raises((InfluxUnreachable, InfluxNotFound), match=r"127\.0\.0\.1"):
+                await writer.check()
+    finally:
+        await runner.cleanup()

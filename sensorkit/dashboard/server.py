@@ -267,7 +267,7 @@ class DashboardServer:
             if msg.type is WSMsgType.TEXT:
                 try:
                     request = json.loads(msg.data)
-                except ValueError:
+                except (ValueError, RecursionError):  # RecursionError: "[[[[..." within the size limit
                     continue
                 if isinstance(request, dict) and request.get("type") == "resync":
                     client.resync = True

@@ -14,7 +14,7 @@ from typing import Any, Self
 
 import aiohttp
 
-from sensorkit.store.influx.errors import InfluxNotFound
+from sensorkit.store.influx.errors import InfluxNotFound, InfluxUnreachable
 from sensorkit.store.influx.settings import InfluxSettings
 from sensorkit.store.influx.writer import http_error, transport_error
 
@@ -87,7 +87,10 @@ class V1Writer:
                     raise http_error(self.target, resp.status, _error_text(body), what)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise transport_error(self.target, exc, what) from exc
-        results: list[dict[str, Any]] = json.loads(body).get("results", [])
+        results = _results(body)
+        if results is None:
+            raise InfluxUnreachable(f"{self.target} answered {what} with something other than InfluxDB's "
+                                    f"JSON ({body[:80]!r}): check [influx] url and api")
         for r in results:
             if "error" in r:
                 raise http_error(self.target, 400, r["error"], what)
@@ -96,18 +99,37 @@ class V1Writer:
     async def check(self) -> None:
         s = self.settings
         results = await self.query("SHOW DATABASES")
-        names = {row[0] for series in results[0].get("series", []) for row in series.get("values", [])}
+        names = _first_column(results)
         if s.database not in names:
             raise InfluxNotFound(
                 f"{self.target}: database {s.database!r} does not exist (or user {s.username!r} may not "
                 f"see it); create it with: CREATE DATABASE {quote_ident(s.database)}")
         if s.retention_policy:
             results = await self.query(f"SHOW RETENTION POLICIES ON {quote_ident(s.database)}")
-            rps = {row[0] for series in results[0].get("series", []) for row in series.get("values", [])}
+            rps = _first_column(results)
             if s.retention_policy not in rps:
                 raise InfluxNotFound(f"{self.target}: retention policy {s.retention_policy!r} does not "
                                      f"exist; existing: {sorted(rps)}")
         log.debug("%s: database present, credentials accepted", self.target)
+
+
+def _results(body: str) -> list[dict[str, Any]] | None:
+    """The ``results`` list of a /query answer; None when the body is not that shape."""
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    results = doc.get("results", []) if isinstance(doc, dict) else None
+    if not isinstance(results, list) or not all(isinstance(r, dict) for r in results):
+        return None
+    return results
+
+
+def _first_column(results: list[dict[str, Any]]) -> set[Any]:
+    """First column of every row of the first statement's series (names from SHOW ...)."""
+    series = results[0].get("series", []) if results else []
+    return {row[0] for s in series if isinstance(s, dict)
+            for row in s.get("values", []) if isinstance(row, list) and row}
 
 
 def _error_text(body: str) -> str:
