@@ -135,6 +135,6 @@ def _first_column(results: list[dict[str, Any]]) -> set[Any]:
 def _error_text(body: str) -> str:
     try:
         parsed = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return body[:300]
     return str(parsed.get("error", body))[:300] if isinstance(parsed, dict) else body[:300]
