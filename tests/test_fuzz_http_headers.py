@@ -1,6 +1,7 @@
 """The HTTP endpoints sensorkit serves (web dashboard, Sensor Logger push) fuzzed at the byte
-level: whatever bytes a client puts in its credentials, the answer is a refusal, never a server
-error, and the endpoint goes on serving.
+level: whatever bytes a client puts in its credentials or request path, the answer is a refusal,
+never a server error, and the endpoint goes on serving; whatever a browser sends over the
+dashboard's WebSocket, the socket goes on serving.
 
 Found this way: aiohttp hands non-UTF-8 header bytes over as lone surrogates, and comparing
 them with the token raised UnicodeEncodeError (a 500 and a traceback per request).
@@ -9,15 +10,17 @@ them with the token raised UnicodeEncodeError (a 500 and a traceback per request
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
+import aiohttp
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sensorkit.dashboard import DashboardSettings
-from sensorkit.dashboard.server import DashboardServer
+from sensorkit.dashboard.server import MAX_WS_MESSAGE_BYTES, DashboardServer
 from sensorkit.dashboard.state import DashboardState
 from sensorkit.pipeline.clock import HostClock
 from sensorkit.sources.phone import SensorLoggerHttpSettings, build_phone_source
@@ -101,3 +104,59 @@ def test_a_non_utf8_credential_is_refused_not_a_server_error(header: bytes) -> N
         assert await status_of(port, request(b"GET", b"/api/snapshot", port, [header])) == 401
 
     asyncio.run(dashboard_answers(probe))
+
+
+# Path bytes: anything but the space and line ends that delimit the request line.
+path_bytes = st.binary(min_size=0, max_size=60).map(
+    lambda b: b"/" + b.replace(b" ", b"").replace(b"\r", b"").replace(b"\n", b""))
+
+
+@FUZZ
+@given(paths=st.lists(path_bytes, min_size=1, max_size=5))
+def test_any_request_path_gets_an_answer_that_is_not_a_server_error(paths: list[bytes]) -> None:
+    async def probe(port: int) -> None:
+        auth = [b"Authorization: Bearer " + TOKEN.encode()]
+        for path in paths:
+            for method in (b"GET", b"POST"):
+                assert await status_of(port, request(method, path, port, auth)) < 500, path
+
+    asyncio.run(dashboard_answers(probe))
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.floats(allow_nan=False) | st.integers() | st.text(max_size=10),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=20)
+ws_message = (st.text(max_size=300) | json_values.map(json.dumps)
+              | st.builds(lambda k, c: c * k, st.integers(1, 50) | st.integers(1000, 1300),  # past json's stack
+                          st.sampled_from(["[", "{\"a\":", "[{"]))
+              | st.dictionaries(st.just("type"), json_values).map(json.dumps))
+
+
+def _junk(text: str) -> bool:
+    """Within the size limit (bigger closes the socket by design) and not a resync request."""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_WS_MESSAGE_BYTES:
+        return False
+    try:
+        doc = json.loads(text)
+    except (ValueError, RecursionError):
+        return True
+    return not (isinstance(doc, dict) and doc.get("type") == "resync")
+
+
+@FUZZ
+@given(messages=st.lists(ws_message.filter(_junk), min_size=1, max_size=8))
+def test_whatever_a_browser_sends_the_websocket_goes_on_serving(messages: list[str]) -> None:
+    async def run() -> None:
+        s = DashboardSettings(port=0)
+        async with (DashboardServer(s, DashboardState(s, title="fuzz"), token=None) as server,
+                    aiohttp.ClientSession() as http, http.ws_connect(server.url + "ws") as ws):
+            assert (await ws.receive_json(timeout=10))["type"] == "snapshot"
+            before = server.resyncs
+            for m in messages:
+                await ws.send_str(m)
+            await ws.send_str('{"type": "resync"}')
+            assert (await ws.receive_json(timeout=10))["type"] == "snapshot"
+            assert server.resyncs == before + 1
+
+    asyncio.run(run())
