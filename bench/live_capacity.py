@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import math
 import tempfile
 import time
@@ -53,6 +52,7 @@ from sensorkit.model import BusItem, RunnerInfo, SampleBlock, SensorInfo, Sessio
 from sensorkit.pipeline.bus import Bus
 from sensorkit.pipeline.clock import HostClock
 from sensorkit.pipeline.contracts import RecordStage
+from sensorkit.pipeline.gc_pauses import freeze_startup_objects
 from sensorkit.pipeline.session import Session
 from sensorkit.sources.simulator import SimulatorSource, steady_config
 from sensorkit.store.recording.sink import RecordingSink
@@ -159,7 +159,7 @@ async def _trial(n: int, warmup_s: float, seconds: float, workdir: Path, stagger
             if clock.now_s() >= duration and "end" not in marks and "window" in marks:
                 marks["end"] = (marks["window"].wall(), marks["window"].cpu())
 
-    gc.collect()
+    freeze_startup_objects()  # as the CLI does before its session
     async with asyncio.TaskGroup() as tg:
         run = tg.create_task(session.run())
         watcher = tg.create_task(probe())

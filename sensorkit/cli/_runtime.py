@@ -7,6 +7,7 @@ import logging
 import sys
 
 from sensorkit.compose import Assembly
+from sensorkit.pipeline.gc_pauses import freeze_startup_objects
 from sensorkit.pipeline.session import SessionStats
 from sensorkit.pipeline.signals import run_with_signals
 
@@ -17,6 +18,7 @@ def execute(assembly: Assembly) -> int:
     """Run the session; print where the recording went and what was survived. Exit code 0 on success."""
 
     async def main(stop: asyncio.Event) -> SessionStats:
+        freeze_startup_objects()  # one session per process: keep full collections short
         return await assembly.session().run(stop)
 
     stats = asyncio.run(run_with_signals(main))
