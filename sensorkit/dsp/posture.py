@@ -156,12 +156,27 @@ class TrunkPosture:
         l1x, l1y, l1z, l2x, l2y, l2z = self._earth_lp
         use_bias = self.settings.bias_correction
         bias = self._bias.update
-        grav = []
+        quats: list[list[float]] = []  # the estimate after each step; gravity from them below
+        keep = quats.append
+        # Fusion takes float32 arrays: handed over as such, its argument parsing is nearly free
+        # (a tuple of floats costs more than the update itself); the same single-precision values.
+        v32 = np.empty(3, dtype=np.float32)
         w, x, y, z = getq().tolist()
-        for g, (ax, ay, az) in zip(list(gyr), acc.tolist(), strict=True):
-            r00, r01, r02 = 1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)
-            r10, r11, r12 = 2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)
-            r20, r21, r22 = 2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)
+        for g, (ax, ay, az) in zip(list(gyr.astype(np.float32)), acc.tolist(), strict=True):
+            # Each product once, float constants (Python's fast float path): the same bits as
+            # writing every matrix element out.
+            xx = x * x
+            yy = y * y
+            zz = z * z
+            xy = x * y
+            xz = x * z
+            yz = y * z
+            wx = w * x
+            wy = w * y
+            wz = w * z
+            r00, r01, r02 = 1.0 - 2.0 * (yy + zz), 2.0 * (xy - wz), 2.0 * (xz + wy)
+            r10, r11, r12 = 2.0 * (xy + wz), 1.0 - 2.0 * (xx + zz), 2.0 * (yz - wx)
+            r20, r21, r22 = 2.0 * (xz - wy), 2.0 * (yz + wx), 1.0 - 2.0 * (xx + yy)
             ex = r00 * ax + r01 * ay + r02 * az
             ey = r10 * ax + r11 * ay + r12 * az
             ez = r20 * ax + r21 * ay + r22 * az
@@ -171,10 +186,14 @@ class TrunkPosture:
             l2x += k * (l1x - l2x)
             l2y += k * (l1y - l2y)
             l2z += k * (l1z - l2z)
-            v = (r00 * l2x + r10 * l2y + r20 * l2z, r01 * l2x + r11 * l2y + r21 * l2z,
-                 r02 * l2x + r12 * l2y + r22 * l2z)
-            upd(bias(g) if use_bias else g, v)  # type: ignore[arg-type]  # C API takes any sequence
-            w, x, y, z = getq().tolist()  # the new estimate: gravity now, rotation for the next step
-            grav.append((2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)))
+            v32[0] = r00 * l2x + r10 * l2y + r20 * l2z
+            v32[1] = r01 * l2x + r11 * l2y + r21 * l2z
+            v32[2] = r02 * l2x + r12 * l2y + r22 * l2z
+            upd(bias(g) if use_bias else g, v32)
+            q = getq().tolist()  # the new estimate: gravity now, rotation for the next step
+            keep(q)
+            w, x, y, z = q
         self._earth_lp = (l1x, l1y, l1z, l2x, l2y, l2z)
-        return np.array(grav, dtype=np.float64)
+        qw, qx, qy, qz = np.array(quats, dtype=np.float64).T
+        # The third row of the rotation matrix, elementwise as above: the same bits.
+        return np.column_stack([2 * (qx * qz - qw * qy), 2 * (qy * qz + qw * qx), 1 - 2 * (qx * qx + qy * qy)])
