@@ -207,3 +207,17 @@ def test_a_damaged_zip_directory_is_an_input_file_error_naming_the_zip(tmp_path:
         import_phone_export(path, app="sensorlogger")
     with pytest.raises(InputFileError, match=r"rec\.zip: not a .* export"):
         import_phone_export(path)  # detection cannot read it either
+
+
+def test_a_number_that_overflows_in_the_unit_conversion_is_a_skipped_row_not_a_warning(tmp_path: Path) -> None:
+    folder = write_sensorlogger_export(tmp_path / "rec", 2.0, zipped=False)
+    gyro = folder / "Gyroscope.csv"
+    lines = gyro.read_text().splitlines()
+    cells = lines[3].split(",")
+    cells[-1] = "1e308"  # rad/s -> deg/s: x 57.3 overflows to inf (a RuntimeWarning, an error in CI)
+    lines[3] = ",".join(cells)
+    gyro.write_text("\n".join(lines) + "\n")
+    imp = import_phone_export(folder)
+    assert imp.session.notes["sensorlogger.gyroscope.skipped_rows"] == "1"
+    gyr = np.concatenate([b.gyr_dps for b in imp.items if isinstance(b, SampleBlock) and b.gyr_dps is not None])
+    assert np.isfinite(gyr).all()

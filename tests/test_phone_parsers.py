@@ -112,3 +112,16 @@ def test_phyphox_config_without_accelerometer_is_refused() -> None:
     with pytest.raises(DecodeError, match="no accelerometer"):
         layout_from_config(b'{"inputs": [{"source": "light", "outputs": [{"x": "illum"}]}]}')
     assert DEFAULT_LAYOUT.sets[0].xyz == ("accX", "accY", "accZ")
+
+
+def test_a_value_that_would_overflow_in_the_unit_conversion_is_an_invalid_reading() -> None:
+    """1e308 rad/s is a finite float but inf deg/s: counted as invalid, never an inf sample or a warning."""
+    msg = {"messageId": 0, "sessionId": "s", "deviceId": "d", "payload": [
+        {"name": "gyroscope", "time": 1698501144402773000, "values": {"z": 0.0, "y": 0.0, "x": 1e308}},
+        {"name": "accelerometer", "time": 1698501144402773000, "values": {"z": 9.8, "y": 0.0, "x": 0.0}}]}
+    batch, skipped = decode_message(json.dumps(msg))
+    assert skipped == 1 and Channel.GYR not in batch.channels
+    assert [len(c) for c in batch.channels.values()] == [1]  # the accelerometer reading is kept
+    fmt = LineFormat(("gyroscope",), timestamp=False)
+    parsed = parse_lines(split_lines(b"1e308,0,0\r\n0.1,0.2,0.3\r\n", fmt.separator), fmt)
+    assert len(parsed) == 1 and parsed.bad_lines == 1 and "out-of-range" in (parsed.first_error or "")

@@ -66,6 +66,20 @@ class ChannelData:
         return int(self.device_s.shape[0])
 
 
+def to_units(time_s: F64, values: F64, scale: float) -> tuple[ChannelData, int]:
+    """The finite rows of ``values * scale`` (phone units to sensorkit's), and how many were dropped.
+
+    A value near the float range (a damaged file, a hostile client) overflows to inf in the
+    conversion (rad/s to deg/s): such a row is invalid like a non-number, dropped and counted,
+    instead of a RuntimeWarning and an infinite sample.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        v = np.asarray(values, dtype=np.float64).reshape(-1, 3) * scale
+    t = np.asarray(time_s, dtype=np.float64).reshape(-1)
+    ok = np.isfinite(t) & np.isfinite(v).all(axis=1)
+    return ChannelData(t[ok], v[ok]), int((~ok).sum())
+
+
 @dataclass(frozen=True, slots=True)
 class PhoneBatch:
     """One message (HTTP push, MQTT message, poll answer, datagram) from one phone.

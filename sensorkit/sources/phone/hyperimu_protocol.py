@@ -10,7 +10,6 @@ lines (and may end lines with a comma).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,6 +32,9 @@ SENSORS: dict[str, tuple[Channel, float] | None] = {
     "magnetometer": (Channel.MAG, 1.0),
     "other": None,
 }
+
+_MAX_ABS = 1e300
+"""Larger values are refused: finite, but a unit conversion (rad/s to deg/s) would overflow."""
 
 
 def timestamp_to_s(v: float) -> float:
@@ -115,9 +117,9 @@ def parse_lines(lines: list[bytes], fmt: LineFormat) -> ParsedLines:
             bad += 1
             first_error = first_error or f"{len(tokens)} values, expected {fmt.n_values}"
             continue
-        if not all(math.isfinite(v) for v in nums):
+        if not all(abs(v) <= _MAX_ABS for v in nums):  # NaN fails this too
             bad += 1
-            first_error = first_error or "non-finite value"
+            first_error = first_error or "non-finite or out-of-range value"
             continue
         i = 0
         t = None

@@ -35,6 +35,7 @@ from sensorkit.sources.phone.batch import (
     ChannelData,
     GpsFix,
     PhoneBatch,
+    to_units,
 )
 
 SENSORS: dict[str, tuple[Channel, float]] = {
@@ -234,7 +235,9 @@ def extract(resp: GetResponse, layout: Layout, thresholds: dict[str, float | Non
         t, xyz = t[:n], np.stack([a[:n] for a in arrays[1:]], axis=1)
         ok = np.isfinite(t) & np.isfinite(xyz).all(axis=1)
         if ok.any():
-            channels[s.channel] = ChannelData(time_map.to_system(t[ok]), xyz[ok] * s.scale)
+            data, _ = to_units(time_map.to_system(t[ok]), xyz[ok], s.scale)
+            if len(data):
+                channels[s.channel] = data
     fixes: tuple[GpsFix, ...] = ()
     if layout.gps:
         fixes = _gps(resp, layout.gps, thresholds, time_map)

@@ -33,6 +33,7 @@ from sensorkit.sources.phone.batch import (
     ChannelData,
     GpsFix,
     PhoneBatch,
+    to_units,
 )
 
 NS = 1e-9
@@ -142,7 +143,9 @@ def readings_to_batch(readings: list[Reading], *, platform: Literal["android", "
             continue
         sign = -1.0 if (ios_flip and platform == "ios") else 1.0
         t = np.asarray(times[ch], dtype=np.int64)
-        v = np.asarray(vals[ch], dtype=np.float64) * (scale * sign)
-        channels[ch] = ChannelData(t.astype(np.float64) * NS, v)
+        data, out_of_range = to_units(t.astype(np.float64) * NS, np.asarray(vals[ch]), scale * sign)
+        skipped += out_of_range
+        if len(data):
+            channels[ch] = data
     batch = PhoneBatch(channels, tuple(fixes), message_id, session_id, device_id, battery_pct)
     return batch, skipped

@@ -17,7 +17,7 @@ import re
 import numpy as np
 
 from sensorkit.errors import InputFileError
-from sensorkit.sources.phone.batch import Channel, ChannelData, GpsFix
+from sensorkit.sources.phone.batch import Channel, GpsFix, to_units
 from sensorkit.sources.phone.imports.raw import RawExport, unit_scale
 from sensorkit.sources.phone.imports.tables import ExportFiles, finite_rows, read_table, sniff_dialect
 from sensorkit.sources.phone.phyphox_protocol import TimeMap
@@ -114,9 +114,7 @@ def _take_set(header: list[str], cols: dict[str, np.ndarray], where: str, time_m
         scale = unit_scale(axes["x"], ch)
         if scale is None:
             raise InputFileError(where, "unknown unit", line=1, column=axes["x"])
-        v = np.stack([cols[axes[a]] for a in "xyz"], axis=1) * scale
-        ok = finite_rows(t, v[:, 0], v[:, 1], v[:, 2])
-        raw.add(ch, ChannelData(t[ok], v[ok]))
+        raw.add(ch, to_units(t, np.stack([cols[axes[a]] for a in "xyz"], axis=1), scale)[0])
     lower = {h.lower(): h for h in header}
     lat = next((lower[k] for k in lower if k.startswith("latitude")), None)
     lon = next((lower[k] for k in lower if k.startswith("longitude")), None)

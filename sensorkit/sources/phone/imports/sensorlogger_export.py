@@ -22,8 +22,8 @@ from sensorkit.sources.phone.batch import (
     DEG_PER_RAD,
     STANDARD_GRAVITY_MPS2,
     Channel,
-    ChannelData,
     GpsFix,
+    to_units,
 )
 from sensorkit.sources.phone.imports.raw import RawExport
 from sensorkit.sources.phone.imports.tables import ExportFiles, finite_rows, read_table
@@ -82,11 +82,11 @@ def read_sensorlogger(files: ExportFiles, platform: Literal["android", "ios"] | 
             continue
         t = read_table(files.read(csvs[stem]), files.where(csvs[stem]), ["time", "x", "y", "z"])
         time, x, y, z = (t.require(c) for c in ("time", "x", "y", "z"))
-        ok = finite_rows(time, x, y, z)
         sign = -1.0 if flips and platform == "ios" else 1.0
-        raw.add(ch, ChannelData(time[ok] * NS, np.stack([x[ok], y[ok], z[ok]], axis=1) * (scale * sign)))
-        if (~ok).any():
-            raw.notes[f"sensorlogger.{stem}.skipped_rows"] = str(int((~ok).sum()))
+        data, skipped = to_units(time * NS, np.stack([x, y, z], axis=1), scale * sign)
+        raw.add(ch, data)
+        if skipped:
+            raw.notes[f"sensorlogger.{stem}.skipped_rows"] = str(skipped)
     if "location" in csvs:
         _read_location(files, csvs["location"], raw)
     return raw
@@ -147,7 +147,5 @@ def _read_json(files: ExportFiles, name: str, raw: RawExport, platform: str) -> 
     for stem, (times, vals) in groups.items():
         ch, scale, flips = FILES[stem]
         sign = -1.0 if flips and platform == "ios" else 1.0
-        v = np.asarray(vals, dtype=np.float64) * (scale * sign)
-        ok = finite_rows(np.asarray(times), v[:, 0], v[:, 1], v[:, 2])
-        raw.add(ch, ChannelData(np.asarray(times)[ok], v[ok]))
+        raw.add(ch, to_units(np.asarray(times, dtype=np.float64), np.asarray(vals), scale * sign)[0])
     return raw
