@@ -108,6 +108,20 @@ class History:
         """One held value (row ``i`` absolute), without building a view."""
         return float(self._buf[i - self._start, col])
 
+    def interp(self, pos: float, step_rate: float, col: int = 0) -> float:
+        """Value at fractional row ``pos`` (absolute), linear between held rows.
+
+        At the newest row it goes on with slope ``1 / step_rate`` per row (for a time column:
+        the sampling rate, one nominal period per row).
+        """
+        i = int(pos)
+        r = i - self._start
+        buf = self._buf
+        v0 = float(buf[r, col])
+        if r + 1 < self._n:
+            return v0 + (pos - i) * (float(buf[r + 1, col]) - v0)
+        return v0 + (pos - i) / step_rate
+
     def view(self, lo: int, hi: int) -> F64:
         """Rows with absolute indices ``lo:hi`` (clipped to what is held); a view, do not keep."""
         lo = max(lo, self._start) - self._start
@@ -121,9 +135,12 @@ def rotate(v: F64, r: F64) -> F64:
     A BLAS matrix product may pick a different kernel (and rounding) for 1 row than for 1000,
     which would break "chunked == batch" bit for bit.
     """
-    # Column i is (x * r[i, 0] + y * r[i, 1]) + z * r[i, 2] for every row, as separate ufuncs
-    # (no fused multiply-add): five broadcast calls instead of fifteen per column loop.
-    return v[:, 0:1] * r[:, 0] + v[:, 1:2] * r[:, 1] + v[:, 2:3] * r[:, 2]
+    # Row i of the transposed result is (r[i, 0] * x + r[i, 1] * y) + r[i, 2] * z, as separate
+    # ufuncs (no fused multiply-add; a product is the same whichever operand comes first).
+    # Built as (3, n) so every inner loop runs along the n samples, then laid out as (n, 3).
+    vt = v.T
+    out = r[:, 0:1] * vt[0] + r[:, 1:2] * vt[1] + r[:, 2:3] * vt[2]
+    return np.ascontiguousarray(out.T)
 
 
 def interp_time(t: F64, pos: float) -> float:

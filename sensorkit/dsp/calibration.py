@@ -107,7 +107,7 @@ def _push_off_sign(pitch_dps: F64, quiet: F64, fs: float) -> float:
     return total
 
 
-def _angle_deg(a: F64, b: F64) -> float:
+def _angle_deg(a: F64 | tuple[float, float, float], b: F64) -> float:
     """Angle between two 3-vectors (plain floats: called once a window, numpy is slower)."""
     ax, ay, az = (float(v) for v in a)
     bx, by, bz = (float(v) for v in b)
@@ -401,7 +401,12 @@ class MountingCalibration:
         self._reclip_means = self._reclip_means[-n_avg:]
         if len(self._reclip_means) < n_avg:
             return False
-        g_sf = np.mean(self._reclip_means, axis=0)
+        g_sf: F64 | tuple[float, float, float]
+        if n_avg == 2:  # the default: np.mean's sums (from 0.0, in order) without building an array
+            (a0, a1, a2), (b0, b1, b2) = self._reclip_means[0].tolist(), self._reclip_means[1].tolist()
+            g_sf = ((0.0 + a0 + b0) / 2, (0.0 + a1 + b1) / 2, (0.0 + a2 + b2) / 2)
+        else:
+            g_sf = np.mean(self._reclip_means, axis=0)
         if _angle_deg(g_sf, self.rotation[2]) > s.reclip_deg:
             self._reclip_count += 1
         else:

@@ -12,6 +12,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import NDArray
 
 from sensorkit.dsp.back import BackStepDetector, BackStepSettings
 from sensorkit.dsp.base import F64, StageHealth, split_at_gaps
@@ -148,10 +149,11 @@ class SensorChain:
         if len(item) == 0:
             return out
         t, acc, gyr_all = item.time_s, item.acc_g, item.gyr_dps
-        finite = np.isfinite(t) & np.isfinite(acc).all(axis=1)
-        if gyr_all is not None:
-            finite &= np.isfinite(gyr_all).all(axis=1)
-        if not finite.all():
+        # Whole-array checks first: the per-row mask (reductions along rows of 3, slow) only
+        # when something is not finite.
+        if not (np.isfinite(t).all() and np.isfinite(acc).all()
+                and (gyr_all is None or np.isfinite(gyr_all).all())):
+            finite = self._finite_rows(t, acc, gyr_all)
             # A NaN would poison every filter state for good: such samples are dropped and
             # counted; a long enough run of them becomes a gap through the time jump.
             self.nonfinite_samples += int((~finite).sum())
@@ -172,6 +174,13 @@ class SensorChain:
         return out
 
     # -- internals ------------------------------------------------------------------------------
+    @staticmethod
+    def _finite_rows(t: F64, acc: F64, gyr: F64 | None) -> NDArray[np.bool_]:
+        finite = np.isfinite(t) & np.isfinite(acc).all(axis=1)
+        if gyr is not None:
+            finite &= np.isfinite(gyr).all(axis=1)
+        return finite
+
     def _stages(self) -> list[_Stage]:
         all_ = (self.calibration, self.back, self.foot, self.phone, self.foot_acc, self.posture)
         return [x for x in all_ if x is not None]
