@@ -141,6 +141,7 @@ class BackStepDetector:
         self._width = int((settings.max_step_s + 0.1) * sampling_rate_hz) + 4  # samples per step row
         k = np.arange(2 * self._flight_n + 2 * self._max_contact_n + 8, dtype=np.float64)
         self._powers = np.stack([np.ones_like(k), k, k * k])  # moments of a pulse in one product
+        self._cols = np.arange(self._width)[None, :]  # column numbers of a step row
         self.reset()
 
     def reset(self) -> None:
@@ -238,25 +239,27 @@ class BackStepDetector:
         # state holds throughout and there is no edge (same result as the full pass below).
         stays = not (x > s.on_g).any() if self._state == 0 else not (x < s.off_g).any()
         if not stays:
-            st = np.full(x.shape[0], -1, dtype=np.int8)
-            st[x > s.on_g] = 1
-            st[x < s.off_g] = 0
-            known = np.where(st >= 0, np.arange(x.shape[0]), -1)
-            np.maximum.accumulate(known, out=known)
-            state = np.where(known >= 0, st[np.maximum(known, 0)], self._state)
-            d = np.diff(state, prepend=self._state)
-            edges = np.flatnonzero(d)
-            for e in edges.tolist():
+            # The state is the side of the hysteresis of the latest sample beyond either
+            # threshold ("below" wins if both); it changes at such samples whose side differs
+            # from the one before.
+            above, below = x > s.on_g, x < s.off_g
+            beyond = np.flatnonzero(above | below)
+            side = ~below[beyond]
+            prev = np.empty_like(side)
+            prev[0] = self._state == 1
+            prev[1:] = side[:-1]
+            change = side != prev
+            for e, up in zip(beyond[change].tolist(), side[change].tolist(), strict=True):
                 j = lo + e
                 self._confirm_rise(j, out)
-                if d[e] > 0:
+                if up:
                     if self._lobe is not None:  # the pulse before this one ends here at the latest
                         self._end_lobe(j, rise=j)
                     self._rise = j
                     self._rise_confirmed = False
                 elif self._rise is not None:
                     self._close(j)
-            self._state = int(state[-1])
+            self._state = int(side[-1])
         self._cursor = hi
         self._confirm_rise(hi, out)
         if self._lobe is not None:
@@ -291,7 +294,7 @@ class BackStepDetector:
         ic_pos = float(rise) if s.contact_from_moments else self._rise_pos  # edge IC: only if needed
         ic = self._time_at(ic_pos) + s.ic_offset_s
         tc = self._time_at(float(j)) + s.tc_offset_s  # refined at release, with look-ahead
-        peak = float(self._filt.view(rise, j).max()) if j > rise else 0.0
+        peak = float(np.maximum.reduce(self._filt.view(rise, j)[:, 0])) if j > rise else 0.0
         if not (s.min_contact_s <= tc - ic <= s.max_contact_s) or peak < s.min_peak_g:
             self.health.rejected += 1
             return
@@ -402,60 +405,81 @@ class BackStepDetector:
 
     # -- per-contact features ------------------------------------------------------------------
     def _contacts(self, items: list[tuple[float, float, float | None]]) -> list[Contact]:
-        """Contacts with their features, all computed in one batch (see stepfeatures)."""
+        """Contacts with their features, all computed in one batch (see stepfeatures).
+
+        Sums run over rows of the full step width (their bits depend on it); the impact and
+        saturation, which only look at the first half of the stance, on the narrower window.
+        """
         if not items:
             return []
         s = self.settings
         k = len(items)
-        ic_s = [self._time_at(i) + s.ic_offset_s for i, _, _ in items]
-        tc_s = [self._time_at(c) + s.tc_offset_s for _, c, _ in items]
+        width = self._width
+        nxt_pos = [n for _, _, n in items if n is not None]
+        times = self._times_at([i for i, _, _ in items] + [c for _, c, _ in items] + nxt_pos)
+        ic_s = [x + s.ic_offset_s for x in times[:k]]
+        tc_s = [x + s.tc_offset_s for x in times[k:2 * k]]
+        later = iter(times[2 * k:])
         nxt_s: list[float | None] = []
         for (_, _, n), ic in zip(items, ic_s, strict=True):
-            t_next = None if n is None else self._time_at(n) + s.ic_offset_s
+            t_next = None if n is None else next(later) + s.ic_offset_s
             nxt_s.append(t_next if t_next is not None and t_next - ic <= s.max_step_s else None)
         start = self._raw.start
-        i0 = np.array([max(int(i) + 1, start) for i, _, _ in items], dtype=np.int64)
-        i_tc = np.maximum(np.array([int(c) + 1 for _, c, _ in items], dtype=np.int64), i0 + 1)
-        i1 = np.array([int(n) + 1 if n is not None and t is not None else e
-                       for (_, _, n), t, e in zip(items, nxt_s, i_tc.tolist(), strict=True)], dtype=np.int64)
-        lo = int(i0.min())
-        view = self._raw.view(lo, int(max(i1.max(), i_tc.max())))
-        rel = i0 - lo
-        n_stance = np.minimum(i_tc - i0, view.shape[0] - rel)
-        n_step = np.minimum(i1 - i0, view.shape[0] - rel)
-        t, ax, ay, az, gx = sf.gather_columns(view, rel, self._width)
-        m_st, m_sp = sf.masks(n_stance, self._width), sf.masks(n_step, self._width)
+        i0 = [max(int(i) + 1, start) for i, _, _ in items]
+        i_tc = [max(int(c) + 1, a + 1) for (_, c, _), a in zip(items, i0, strict=True)]
+        i1 = [int(n) + 1 if n is not None and t is not None else e
+              for (_, _, n), t, e in zip(items, nxt_s, i_tc, strict=True)]
+        lo = min(i0)
+        view = self._raw.view(lo, max(max(i1), max(i_tc)))
+        size = view.shape[0]
+        rel = [a - lo for a in i0]
+        n_stance = np.array([min(b - a, size - r) for a, b, r in zip(i0, i_tc, rel, strict=True)])
+        n_step = np.array([min(b - a, size - r) for a, b, r in zip(i0, i1, rel, strict=True)])
         n_imp = np.maximum(3, (n_stance + 1) // 2)
-        m_imp = sf.masks(n_imp, self._width)
-        last = t[np.arange(k), np.maximum(n_step - 1, 0)]
-        dt = np.where(n_step > 1, (last - t[:, 0]) / np.maximum(n_step - 1, 1), 1.0 / self.fs)
+        narrow = min(int(n_imp.max()), width)
+        idx = np.minimum(np.array(rel)[:, None] + self._cols, size - 1)  # past the end: last sample
+        idx_imp = idx[:, :narrow]
+        tcol = view[:, 0]
+        az = np.take(view[:, 3], idx)
+        m_st, m_sp = self._cols < np.minimum(n_stance, width)[:, None], self._cols < np.minimum(n_step, width)[:, None]
+        m_imp = self._cols[:, :narrow] < n_imp[:, None]
+        first = tcol[idx[:, 0]]
+        last = tcol[idx[np.arange(k), np.maximum(n_step - 1, 0)]]
+        dt = np.where(n_step > 1, (last - first) / np.maximum(n_step - 1, 1), 1.0 / self.fs)
         vo = sf.vertical_oscillation_cm(np.where(m_sp, az, 0.0), m_sp, n_step, dt)
-        if np.isnan(gx[:, 0]).any():  # no gyro: obliquity through gravity (weaker)
+        if np.isnan(view[idx[:, 0], 4]).any():  # no gyro: obliquity through gravity (weaker)
             # The plain stance mean (+ on every left step on the simulator and Fukuchi): a
             # constant offset from calibration cancels in the alternating vote.
+            ay = np.take(view[:, 2], idx)
             cue_st = sf.row_means(np.where(m_st, ay, 0.0), n_stance) / s.side_acc_scale_g
             cue = cue_st
         else:  # roll rate: its stance mean is below its step mean in a left stance
+            gx = np.take(view[:, 4], idx)
             cue_st = -sf.row_means(np.where(m_st, gx, 0.0), n_stance) / s.side_gyr_scale_dps
             cue = cue_st + sf.row_means(np.where(m_sp, gx, 0.0), n_step) / s.side_gyr_scale_dps
-        peak, rate = sf.impact(az, m_imp, t)
-        sat = sf.saturated_rows([ax, ay, az], m_imp, s.acc_range_g)
+        az_imp = az[:, :narrow]
+        peak, rate = sf.impact(az_imp, m_imp, np.take(tcol, idx_imp))
+        sat = sf.saturated_rows([np.take(view[:, 1], idx_imp), np.take(view[:, 2], idx_imp), az_imp], m_imp,
+                                s.acc_range_g)
         out = []
-        for j in range(k):
+        vote, parity, keep = self._vote, self._parity, s.side_vote
+        for n_st, c, c_st, has_next, pk, rt, v, st, ic, tc, nx in zip(
+                n_stance.tolist(), cue.tolist(), cue_st.tolist(), [x is not None for x in nxt_s], peak.tolist(),
+                rate.tolist(), vo.tolist(), sat.tolist(), ic_s, tc_s, nxt_s, strict=True):
             side, conf = Side.UNKNOWN, 0.0
-            has_next = nxt_s[j] is not None
-            if n_stance[j] >= 2:
-                m = float(cue[j]) if has_next else float(cue_st[j])
-                self._vote = s.side_vote * self._vote + (1 - s.side_vote) * m * self._parity
-                side = Side.LEFT if self._vote * self._parity > 0 else Side.RIGHT
-                conf = min(abs(self._vote), 1.0)
-                self._parity = -self._parity
-            if sat[j]:
+            if n_st >= 2:
+                vote = keep * vote + (1 - keep) * (c if has_next else c_st) * parity
+                side = Side.LEFT if vote * parity > 0 else Side.RIGHT
+                conf = min(abs(vote), 1.0)
+                parity = -parity
+            if st:
                 self.health.saturated += 1
             out.append(Contact(
-                ic_s=ic_s[j], tc_s=tc_s[j], side=side, next_ic_s=nxt_s[j],
-                impact_g=_num(peak[j]), loading_rate_gps=_num(rate[j]), saturated=bool(sat[j]),
-                vertical_oscillation_cm=_num(vo[j]) if has_next else None, side_confidence=conf))
+                ic_s=ic, tc_s=tc, side=side, next_ic_s=nx,
+                impact_g=pk if math.isfinite(pk) else None, loading_rate_gps=rt if math.isfinite(rt) else None,
+                saturated=st, vertical_oscillation_cm=v if has_next and math.isfinite(v) else None,
+                side_confidence=conf))
+        self._vote, self._parity = vote, parity
         return out
 
     # -- helpers --------------------------------------------------------------------------------
@@ -463,12 +487,20 @@ class BackStepDetector:
         return self._raw.value(i)
 
     def _time_at(self, pos: float) -> float:
-        i = int(pos)
+        return self._raw.interp(pos, self.fs)
+
+    def _times_at(self, pos: list[float]) -> list[float]:
+        """``_time_at`` of many positions, the samples fetched in one go (the same bits)."""
         raw = self._raw
-        t0 = raw.value(i)
-        if i + 1 < raw.end:
-            return t0 + (pos - i) * (raw.value(i + 1) - t0)
-        return t0 + (pos - i) / self.fs
+        idx = [int(p) for p in pos]
+        if min(idx) < raw.start or max(idx) >= raw.end:
+            return [self._time_at(p) for p in pos]
+        t = raw.view(raw.start, raw.end)[:, 0]
+        rows = np.array(idx) - raw.start
+        t0, t1 = t[rows].tolist(), t[np.minimum(rows + 1, t.shape[0] - 1)].tolist()
+        end, fs = raw.end, self.fs
+        return [a + (p - i) * (b - a) if i + 1 < end else a + (p - i) / fs
+                for p, i, a, b in zip(pos, idx, t0, t1, strict=True)]
 
     def _ic_pos(self, j: int) -> float:
         """IC on the rising edge seen at filtered index ``j``, evaluated ``min_contact_s`` later.

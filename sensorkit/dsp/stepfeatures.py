@@ -51,11 +51,16 @@ def vertical_oscillation_cm(az_g: F64, mask: NDArray[np.bool_], lengths: I64, dt
     phase of a periodic motion. NaN for steps shorter than 4 samples.
     """
     n = np.maximum(lengths, 1)
-    a = np.where(mask, az_g - (az_g.sum(axis=1) / n)[:, None], 0.0)
-    v = np.where(mask, np.cumsum(a, axis=1), 0.0)
-    v = np.where(mask, v - (v.sum(axis=1) / n)[:, None], 0.0)
+    # Beyond the longest step everything is masked: only the row sums need the full width
+    # (their bits depend on the row length), the rest runs on the columns in use.
+    used = int(n.max())
+    mask = mask[:, :used]
+    a = np.where(mask, az_g[:, :used] - (az_g.sum(axis=1) / n)[:, None], 0.0)
+    v = np.zeros(az_g.shape)
+    v[:, :used] = np.where(mask, np.cumsum(a, axis=1), 0.0)
+    v = np.where(mask, v[:, :used] - (v.sum(axis=1) / n)[:, None], 0.0)
     p = np.cumsum(v, axis=1)
-    last = np.take_along_axis(p, (n - 1)[:, None], axis=1)[:, 0]
+    last = p[np.arange(p.shape[0]), n - 1]
     slope = (last - p[:, 0]) / np.maximum(n - 1, 1)
     p = p - np.arange(p.shape[1])[None, :] * slope[:, None]
     hi = np.where(mask, p, -np.inf).max(axis=1)
