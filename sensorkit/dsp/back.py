@@ -237,7 +237,7 @@ class BackStepDetector:
         x = self._filt.view(lo, hi)[:, 0]
         # Most blocks never cross the threshold that would leave the current state: then the
         # state holds throughout and there is no edge (same result as the full pass below).
-        stays = not (x > s.on_g).any() if self._state == 0 else not (x < s.off_g).any()
+        stays = not np.logical_or.reduce(x > s.on_g if self._state == 0 else x < s.off_g)
         if not stays:
             # The state is the side of the hysteresis of the latest sample beyond either
             # threshold ("below" wins if both); it changes at such samples whose side differs

@@ -183,7 +183,7 @@ def split_at_gaps(t: F64, last_t: float | None, max_dt_s: float) -> list[int]:
     if t.shape[0] == 0:
         return []
     d = t[1:] - t[:-1]
-    if d.shape[0] and d.max() <= max_dt_s and d.min() > 0:
+    if d.shape[0] and np.maximum.reduce(d) <= max_dt_s and np.minimum.reduce(d) > 0:
         cuts: list[int] = []  # the usual case: one clean run, no per-sample mask needed
     else:
         cuts = (np.flatnonzero((d > max_dt_s) | (d <= 0)) + 1).tolist()

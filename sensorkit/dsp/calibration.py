@@ -264,9 +264,10 @@ class MountingCalibration:
         sq = w * w
         n2 = sq[:, 0] + sq[:, 1] + sq[:, 2]
         norm = np.sqrt(n2)
-        mean_norm = float(norm.sum()) / n
-        sd = math.sqrt(max(float(n2.sum()) / n - mean_norm * mean_norm, 0.0))
-        mean_acc = w[:, :3].sum(axis=0) / n
+        total = np.add.reduce  # ndarray.sum without its Python wrapper: the same reduction
+        mean_norm = float(total(norm)) / n
+        sd = math.sqrt(max(float(total(n2)) / n - mean_norm * mean_norm, 0.0))
+        mean_acc = total(w[:, :3], axis=0) / n
         gn = np.sqrt(sq[:, 3] + sq[:, 4] + sq[:, 5]) if self.has_gyro else None
         self._w_flat = 0
         if self.placement in (Placement.LEFT_FOOT, Placement.RIGHT_FOOT) and self.rotation is not None:
@@ -276,7 +277,7 @@ class MountingCalibration:
             self._w_flat = int(flat.sum())
             if self._w_flat:
                 self._w_flat_acc = w[flat, :3].mean(axis=0)
-        gyr_ok = gn is None or float(gn.sum()) / n < s.still_gyr_dps
+        gyr_ok = gn is None or float(total(gn)) / n < s.still_gyr_dps
         if sd < s.still_acc_std_g and gyr_ok and abs(mean_norm - 1.0) < 0.15:
             return self.STILL, mean_acc
         if sd > s.running_acc_std_g:

@@ -151,8 +151,9 @@ class SensorChain:
         t, acc, gyr_all = item.time_s, item.acc_g, item.gyr_dps
         # Whole-array checks first: the per-row mask (reductions along rows of 3, slow) only
         # when something is not finite.
-        if not (np.isfinite(t).all() and np.isfinite(acc).all()
-                and (gyr_all is None or np.isfinite(gyr_all).all())):
+        every = np.logical_and.reduce
+        if not (every(np.isfinite(t)) and every(np.isfinite(acc), axis=None)
+                and (gyr_all is None or every(np.isfinite(gyr_all), axis=None))):
             finite = self._finite_rows(t, acc, gyr_all)
             # A NaN would poison every filter state for good: such samples are dropped and
             # counted; a long enough run of them becomes a gap through the time jump.

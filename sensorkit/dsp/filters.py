@@ -99,6 +99,24 @@ class BlockMean:
             return x
         if self._pending.shape[0]:
             x = np.concatenate([self._pending, x])
+        return self._groups(x)
+
+    def parts(self, *columns: F64) -> F64:
+        """As ``__call__`` on the columns side by side ((n,) or (n, k) pieces), stacked once."""
+        p = self._pending.shape[0]
+        x = np.empty((p + columns[0].shape[0], self.width))
+        x[:p] = self._pending
+        c = 0
+        for col in columns:
+            if col.ndim == 1:
+                x[p:, c] = col
+                c += 1
+            else:
+                x[p:, c:c + col.shape[1]] = col
+                c += col.shape[1]
+        return x if self.factor == 1 else self._groups(x)
+
+    def _groups(self, x: F64) -> F64:
         m = (x.shape[0] // self.factor) * self.factor
         self._pending = x[m:].copy()
         if m == 0:

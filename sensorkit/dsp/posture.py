@@ -117,22 +117,23 @@ class TrunkPosture:
 
     def update(self, time_s: F64, acc_bf_g: F64, gyr_bf_dps: F64 | None) -> LeanSeries:
         gyr = gyr_bf_dps if gyr_bf_dps is not None else np.zeros_like(acc_bf_g)
-        dec = self._mean(np.column_stack([time_s, acc_bf_g, gyr]))
+        dec = self._mean.parts(time_s, acc_bf_g, gyr)
         m = dec.shape[0]
         if m == 0:
             return LeanSeries(np.empty(0), np.empty(0), np.empty(0))
         if self.has_gyro and gyr_bf_dps is not None:
-            grav = self._run_ahrs(dec[:, 1:4], dec[:, 4:7])
+            gx, gy, gz = self._run_ahrs(dec[:, 1:4], dec[:, 4:7])
         else:
             grav = self._lp(dec[:, 1:4])
-        lean = np.degrees(np.arctan2(-grav[:, 0], np.hypot(grav[:, 1], grav[:, 2])))
-        lateral = np.degrees(np.arctan2(grav[:, 1], grav[:, 2]))
+            gx, gy, gz = grav[:, 0], grav[:, 1], grav[:, 2]
+        lean = np.degrees(np.arctan2(-gx, np.hypot(gy, gz)))
+        lateral = np.degrees(np.arctan2(gy, gz))
         self._since_start += m
         if self.health.warming_up and self._since_start >= self.settings.startup_s * self.rate_hz:
             self.health.warming_up = False
         return LeanSeries(dec[:, 0].copy(), lean, lateral)
 
-    def _run_ahrs(self, acc: F64, gyr: F64) -> F64:
+    def _run_ahrs(self, acc: F64, gyr: F64) -> tuple[F64, F64, F64]:
         """The one per-sample loop of the DSP, at the decimated rate.
 
         Each step: rotate the measured specific force into the (gyro-propagated) earth frame
@@ -195,5 +196,5 @@ class TrunkPosture:
             w, x, y, z = q
         self._earth_lp = (l1x, l1y, l1z, l2x, l2y, l2z)
         qw, qx, qy, qz = np.array(quats, dtype=np.float64).T
-        # The third row of the rotation matrix, elementwise as above: the same bits.
-        return np.column_stack([2 * (qx * qz - qw * qy), 2 * (qy * qz + qw * qx), 1 - 2 * (qx * qx + qy * qy)])
+        # Gravity: the third row of the rotation matrix, elementwise as above (the same bits).
+        return 2 * (qx * qz - qw * qy), 2 * (qy * qz + qw * qx), 1 - 2 * (qx * qx + qy * qy)

@@ -55,11 +55,12 @@ def vertical_oscillation_cm(az_g: F64, mask: NDArray[np.bool_], lengths: I64, dt
     # (their bits depend on the row length), the rest runs on the columns in use.
     used = int(n.max())
     mask = mask[:, :used]
-    a = np.where(mask, az_g[:, :used] - (az_g.sum(axis=1) / n)[:, None], 0.0)
+    # A mask is a prefix of its row, so a cumulative sum inside it never sees what lies outside:
+    # only the sums need the outside zeroed.
+    a = az_g[:, :used] - (az_g.sum(axis=1) / n)[:, None]
     v = np.zeros(az_g.shape)
     v[:, :used] = np.where(mask, np.cumsum(a, axis=1), 0.0)
-    v = np.where(mask, v[:, :used] - (v.sum(axis=1) / n)[:, None], 0.0)
-    p = np.cumsum(v, axis=1)
+    p = np.cumsum(v[:, :used] - (v.sum(axis=1) / n)[:, None], axis=1)
     last = p[np.arange(p.shape[0]), n - 1]
     slope = (last - p[:, 0]) / np.maximum(n - 1, 1)
     p = p - np.arange(p.shape[1])[None, :] * slope[:, None]
@@ -83,30 +84,36 @@ def impact(z: F64, mask: NDArray[np.bool_], t: F64) -> tuple[F64, F64]:
     hi = base + 0.8 * (peak - base)
     col = np.arange(z.shape[1])[None, :]
     before = col <= k[:, None]
-    t20 = _first_crossing_time(z, t, before, lo)
-    t80 = _first_crossing_time(z, t, before, hi)
+    t20, t80 = _first_crossing_times(z, t, before, np.stack([lo, hi]))
     with np.errstate(divide="ignore", invalid="ignore"):
         rate = np.where((k >= 2) & (t80 > t20), (hi - lo) / (t80 - t20), np.nan)
     return peak, rate
 
 
-def _first_crossing_time(z: F64, t: F64, allowed: NDArray[np.bool_], level: F64) -> F64:
-    above = (z >= level[:, None]) & allowed
-    above[:, 0] = False
-    i = above.argmax(axis=1)
-    ok = above[np.arange(z.shape[0]), i]
-    i = np.maximum(i, 1)
+def _first_crossing_times(z: F64, t: F64, allowed: NDArray[np.bool_], levels: F64) -> F64:
+    """When each row of ``z`` first reaches each row of ``levels`` (shape (m, rows)).
+
+    After the row's first sample, within ``allowed``, linear between samples; NaN if never.
+    """
+    above = (z >= levels[:, :, None]) & allowed  # (m, rows, width)
+    above[:, :, 0] = False
+    i = above.argmax(axis=2)
     r = np.arange(z.shape[0])
+    ok = above[np.arange(levels.shape[0])[:, None], r, i]
+    i = np.maximum(i, 1)
     z0, z1 = z[r, i - 1], z[r, i]
     t0, t1 = t[r, i - 1], t[r, i]
     with np.errstate(divide="ignore", invalid="ignore"):
-        f = np.where(z1 != z0, (level - z0) / (z1 - z0), 0.0)
+        f = np.where(z1 != z0, (levels - z0) / (z1 - z0), 0.0)
     return np.where(ok, t0 + f * (t1 - t0), np.nan)
 
 
 def saturated_rows(axes: list[F64], mask: NDArray[np.bool_], range_g: float | None) -> NDArray[np.bool_]:
     """Per row: any axis within 2 % of the range; range unknown: a flat top of >= 2 samples > 4 g."""
-    m = np.max([np.where(mask, np.abs(a), 0.0) for a in axes], axis=0)
+    m = np.abs(axes[0])
+    for a in axes[1:]:
+        m = np.maximum(m, np.abs(a))
+    m = np.where(mask, m, 0.0)
     top = m.max(axis=1)
     if range_g is not None:
         return np.asarray(top >= 0.98 * range_g)
