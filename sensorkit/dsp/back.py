@@ -141,6 +141,9 @@ class BackStepDetector:
         self._width = int((settings.max_step_s + 0.1) * sampling_rate_hz) + 4  # samples per step row
         k = np.arange(2 * self._flight_n + 2 * self._max_contact_n + 8, dtype=np.float64)
         self._powers = np.stack([np.ones_like(k), k, k * k])  # moments of a pulse in one product
+        # Pulse timing constants in samples (the same expressions as per pulse, computed once).
+        self._sd_floor2 = (settings.pulse_sd_floor_s * sampling_rate_hz) ** 2
+        self._contact_n = (settings.min_contact_s * sampling_rate_hz, settings.max_contact_s * sampling_rate_hz)
         self._cols = np.arange(self._width)[None, :]  # column numbers of a step row
         self.reset()
 
@@ -356,22 +359,24 @@ class BackStepDetector:
         s = self.settings
         rise, j, peak = self._lobe
         self._lobe = None
-        lo = max(self._filt.start, self._raw.start, self._seg_start, rise - self._flight_n)
-        x = self._filt.view(lo, end)[:, 0]
+        filt = self._filt
+        lo = max(filt.start, self._raw.start, self._seg_start, rise - self._flight_n)
+        x = filt.view(lo, end)[:, 0]
         ic_pos, tc_pos = 0.0, None
         if lo <= rise and x.shape[0] > j - lo + 1:
             kb = int(x[: rise - lo + 1].argmin())
             ka = j - lo + int(x[j - lo:].argmin())
             w = np.minimum(np.maximum(x[kb:ka + 1], 0.0), s.pulse_cap_g)
-            if w.shape[0] > self._powers.shape[1]:  # longer than any plausible stance
-                w = w[: self._powers.shape[1]]
-            m0, m1, m2 = (self._powers[:, : w.shape[0]] @ w).tolist()  # sum of w, k w, k^2 w
+            powers = self._powers
+            if w.shape[0] > powers.shape[1]:  # longer than any plausible stance
+                w = w[: powers.shape[1]]
+            m0, m1, m2 = (powers[:, : w.shape[0]] @ w).tolist()  # sum of w, k w, k^2 w
             if m0 > 0.0:
                 c = m1 / m0
                 cen = kb + c
                 var = m2 / m0 - c * c
-                n = math.sqrt(max(var - (s.pulse_sd_floor_s * self.fs) ** 2, 0.0)) / s.pulse_sd_per_contact
-                if s.min_contact_s * self.fs <= n <= s.max_contact_s * self.fs:
+                n = math.sqrt(max(var - self._sd_floor2, 0.0)) / s.pulse_sd_per_contact
+                if self._contact_n[0] <= n <= self._contact_n[1]:
                     ic_pos = lo + min(max(cen - s.pulse_centroid_fraction * n, float(kb)), float(rise - lo))
                     tc_pos = ic_pos + n
         if tc_pos is None:  # fall back to the edges
