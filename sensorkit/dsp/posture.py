@@ -6,10 +6,11 @@ standing pause). Lean is the tilt of the AHRS gravity estimate in that frame, as
 angles: forward lean ``atan2(-g_x, hypot(g_y, g_z))`` (> 0 forward flexion), lateral lean
 ``atan2(g_y, g_z)`` (> 0 to the runner's right).
 
-Cost: one AHRS update is ~1.5 us from Python, so the AHRS runs on a decimated stream
-(``ahrs_rate_hz``, default 25 Hz) after averaging groups of samples, which is the anti-alias
-filter. The bench (``bench/dsp_speed.py``) and ``docs/dsp.md`` give the accuracy and speed at
-each rate. Without a gyro, lean is the tilt of the low-passed acceleration (mean posture only).
+Cost: one AHRS step (the earth-frame low-pass in Python and Fusion's update) is ~1.8 us, so
+the AHRS runs on a decimated stream (``ahrs_rate_hz``, default 25 Hz) after averaging groups
+of samples, which is the anti-alias filter. The bench (``bench/dsp_speed.py``) and
+``docs/dsp.md`` give the accuracy and speed at each rate. Without a gyro, lean is the tilt of
+the low-passed acceleration (mean posture only).
 
 Running accelerations are far from gravity: fed raw, Fusion rejects them almost always and
 the lean drifts with the gyro bias (tens of degrees on the simulator with a 0.8 deg/s bias);
