@@ -158,8 +158,8 @@ class TrunkPosture:
         l1x, l1y, l1z, l2x, l2y, l2z = self._earth_lp
         use_bias = self.settings.bias_correction
         bias = self._bias.update
-        quats: list[list[float]] = []  # the estimate after each step; gravity from them below
-        keep = quats.append
+        grav: list[tuple[float, float, float]] = []  # gravity in the sensor frame after each step
+        keep = grav.append
         # Fusion takes float32 arrays: handed over as such, its argument parsing is nearly free
         # (a tuple of floats costs more than the update itself); the same single-precision values.
         v32 = np.empty(3, dtype=np.float32)
@@ -192,10 +192,11 @@ class TrunkPosture:
             v32[1] = r01 * l2x + r11 * l2y + r21 * l2z
             v32[2] = r02 * l2x + r12 * l2y + r22 * l2z
             upd(bias(g) if use_bias else g, v32)
-            q = getq().tolist()  # the new estimate: gravity now, rotation for the next step
-            keep(q)
-            w, x, y, z = q
+            w, x, y, z = getq().tolist()  # the new estimate: gravity now, rotation for the next step
+            # Gravity, the rotation's third row, here rather than in a numpy pass afterwards:
+            # live blocks hold one AHRS step, where a dozen numpy calls on 1-element arrays
+            # cost more than the whole step.
+            keep((2.0 * (x * z - w * y), 2.0 * (y * z + w * x), 1.0 - 2.0 * (x * x + y * y)))
         self._earth_lp = (l1x, l1y, l1z, l2x, l2y, l2z)
-        qw, qx, qy, qz = np.array(quats, dtype=np.float64).T
-        # Gravity: the third row of the rotation matrix, elementwise as above (the same bits).
-        return 2 * (qx * qz - qw * qy), 2 * (qy * qz + qw * qx), 1 - 2 * (qx * qx + qy * qy)
+        gx, gy, gz = np.array(grav, dtype=np.float64).T
+        return gx, gy, gz
