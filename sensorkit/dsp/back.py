@@ -50,7 +50,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sensorkit.dsp import stepfeatures as sf
+from sensorkit.dsp.back_features import stance_features
+from sensorkit.dsp.back_timing import pulse_contact, walk_back_cross, walk_fwd_cross
 from sensorkit.dsp.base import F64, History, StageHealth
 from sensorkit.dsp.contacts import Contact
 from sensorkit.dsp.filters import FirLowpass
@@ -364,21 +365,11 @@ class BackStepDetector:
         x = filt.view(lo, end)[:, 0]
         ic_pos, tc_pos = 0.0, None
         if lo <= rise and x.shape[0] > j - lo + 1:
-            kb = int(x[: rise - lo + 1].argmin())
-            ka = j - lo + int(x[j - lo:].argmin())
-            w = np.minimum(np.maximum(x[kb:ka + 1], 0.0), s.pulse_cap_g)
-            powers = self._powers
-            if w.shape[0] > powers.shape[1]:  # longer than any plausible stance
-                w = w[: powers.shape[1]]
-            m0, m1, m2 = (powers[:, : w.shape[0]] @ w).tolist()  # sum of w, k w, k^2 w
-            if m0 > 0.0:
-                c = m1 / m0
-                cen = kb + c
-                var = m2 / m0 - c * c
-                n = math.sqrt(max(var - self._sd_floor2, 0.0)) / s.pulse_sd_per_contact
-                if self._contact_n[0] <= n <= self._contact_n[1]:
-                    ic_pos = lo + min(max(cen - s.pulse_centroid_fraction * n, float(kb)), float(rise - lo))
-                    tc_pos = ic_pos + n
+            timed = pulse_contact(x, rise - lo, j - lo, self._powers, s.pulse_cap_g, self._sd_floor2,
+                                  s.pulse_sd_per_contact, s.pulse_centroid_fraction, self._contact_n)
+            if timed is not None:
+                ic_pos = lo + timed[0]
+                tc_pos = ic_pos + timed[1]
         if tc_pos is None:  # fall back to the edges
             ic_pos = self._ic_pos(rise) if lo <= rise else float(rise)
         self._accept(ic_pos, j, peak, tc_pos, rise)
@@ -410,16 +401,11 @@ class BackStepDetector:
 
     # -- per-contact features ------------------------------------------------------------------
     def _contacts(self, items: list[tuple[float, float, float | None]]) -> list[Contact]:
-        """Contacts with their features, all computed in one batch (see stepfeatures).
-
-        Sums run over rows of the full step width (their bits depend on it); the impact and
-        saturation, which only look at the first half of the stance, on the narrower window.
-        """
+        """Contacts with their features (computed in one batch by ``back_features``) and the side vote."""
         if not items:
             return []
         s = self.settings
         k = len(items)
-        width = self._width
         nxt_pos = [n for _, _, n in items if n is not None]
         times = self._times_at([i for i, _, _ in items] + [c for _, c, _ in items] + nxt_pos)
         ic_s = [x + s.ic_offset_s for x in times[:k]]
@@ -434,43 +420,13 @@ class BackStepDetector:
         i_tc = [max(int(c) + 1, a + 1) for (_, c, _), a in zip(items, i0, strict=True)]
         i1 = [int(n) + 1 if n is not None and t is not None else e
               for (_, _, n), t, e in zip(items, nxt_s, i_tc, strict=True)]
-        lo = min(i0)
-        view = self._raw.view(lo, max(max(i1), max(i_tc)))
-        size = view.shape[0]
-        rel = [a - lo for a in i0]
-        n_stance = np.array([min(b - a, size - r) for a, b, r in zip(i0, i_tc, rel, strict=True)])
-        n_step = np.array([min(b - a, size - r) for a, b, r in zip(i0, i1, rel, strict=True)])
-        n_imp = np.maximum(3, (n_stance + 1) // 2)
-        narrow = min(int(n_imp.max()), width)
-        idx = np.minimum(np.array(rel)[:, None] + self._cols, size - 1)  # past the end: last sample
-        idx_imp = idx[:, :narrow]
-        tcol = view[:, 0]
-        az = np.take(view[:, 3], idx)
-        m_st, m_sp = self._cols < np.minimum(n_stance, width)[:, None], self._cols < np.minimum(n_step, width)[:, None]
-        m_imp = self._cols[:, :narrow] < n_imp[:, None]
-        first = tcol[idx[:, 0]]
-        last = tcol[idx[np.arange(k), np.maximum(n_step - 1, 0)]]
-        dt = np.where(n_step > 1, (last - first) / np.maximum(n_step - 1, 1), 1.0 / self.fs)
-        vo = sf.vertical_oscillation_cm(np.where(m_sp, az, 0.0), m_sp, n_step, dt)
-        if np.isnan(view[idx[:, 0], 4]).any():  # no gyro: obliquity through gravity (weaker)
-            # The plain stance mean (+ on every left step on the simulator and Fukuchi): a
-            # constant offset from calibration cancels in the alternating vote.
-            ay = np.take(view[:, 2], idx)
-            cue_st = sf.row_means(np.where(m_st, ay, 0.0), n_stance) / s.side_acc_scale_g
-            cue = cue_st
-        else:  # roll rate: its stance mean is below its step mean in a left stance
-            gx = np.take(view[:, 4], idx)
-            cue_st = -sf.row_means(np.where(m_st, gx, 0.0), n_stance) / s.side_gyr_scale_dps
-            cue = cue_st + sf.row_means(np.where(m_sp, gx, 0.0), n_step) / s.side_gyr_scale_dps
-        az_imp = az[:, :narrow]
-        peak, rate = sf.impact(az_imp, m_imp, np.take(tcol, idx_imp))
-        sat = sf.saturated_rows([np.take(view[:, 1], idx_imp), np.take(view[:, 2], idx_imp), az_imp], m_imp,
-                                s.acc_range_g)
+        f = stance_features(self._raw, i0, i_tc, i1, self._cols, self.fs, s.side_acc_scale_g,
+                            s.side_gyr_scale_dps, s.acc_range_g)
         out = []
         vote, parity, keep = self._vote, self._parity, s.side_vote
         for n_st, c, c_st, has_next, pk, rt, v, st, ic, tc, nx in zip(
-                n_stance.tolist(), cue.tolist(), cue_st.tolist(), [x is not None for x in nxt_s], peak.tolist(),
-                rate.tolist(), vo.tolist(), sat.tolist(), ic_s, tc_s, nxt_s, strict=True):
+                f.n_stance, f.cue, f.cue_stance, [x is not None for x in nxt_s], f.impact_g,
+                f.loading_rate_gps, f.vertical_oscillation_cm, f.saturated, ic_s, tc_s, nxt_s, strict=True):
             side, conf = Side.UNKNOWN, 0.0
             if n_st >= 2:
                 vote = keep * vote + (1 - keep) * (c if has_next else c_st) * parity
@@ -520,7 +476,7 @@ class BackStepDetector:
         kb = min(range(k + 1), key=x.__getitem__)  # flight minimum before the edge
         peak = sorted(self._peaks)[len(self._peaks) // 2] if self._peaks else max(x[k:])
         level = x[kb] + s.ic_fraction * (peak - x[kb])
-        p = _walk_fwd_cross(x, kb, level, up=True)
+        p = walk_fwd_cross(x, kb, level, up=True)
         return lo + (p if p is not None else float(k))
 
     def _tc_pos(self, j: int, peak: float, next_rise: int | None) -> float:
@@ -539,39 +495,8 @@ class BackStepDetector:
             return float(j)
         kb = min(range(k, len(x)), key=x.__getitem__)  # flight minimum after the edge
         level = x[kb] + s.tc_fraction * (peak - x[kb])
-        p = _walk_back_cross(x, kb, level, up=False)
+        p = walk_back_cross(x, kb, level, up=False)
         return lo + (p if p is not None else float(k))
-
-
-def _walk_back_cross(x: list[float], k: int, level: float, up: bool) -> float | None:
-    """Fractional position of the last crossing of ``level`` at or before sample ``k``."""
-    i = min(k, len(x) - 1)
-    if up:
-        while i > 0 and not (x[i - 1] < level <= x[i]):
-            i -= 1
-    else:
-        while i > 0 and not (x[i - 1] > level >= x[i]):
-            i -= 1
-    if i <= 0:
-        return None
-    a, b = x[i - 1], x[i]
-    return i - 1 + (level - a) / (b - a) if b != a else float(i - 1)
-
-
-def _walk_fwd_cross(x: list[float], k: int, level: float, up: bool) -> float | None:
-    """Fractional position of the first crossing of ``level`` after sample ``k``."""
-    i = max(k, 0) + 1
-    n = len(x)
-    if up:
-        while i < n and not (x[i - 1] < level <= x[i]):
-            i += 1
-    else:
-        while i < n and not (x[i - 1] > level >= x[i]):
-            i += 1
-    if i >= n:
-        return None
-    a, b = x[i - 1], x[i]
-    return i - 1 + (level - a) / (b - a) if b != a else float(i - 1)
 
 
 def _num(x: float) -> float | None:
