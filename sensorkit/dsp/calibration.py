@@ -21,6 +21,7 @@ Look-ahead: until the first calibration (and after a re-clip) samples are held b
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -107,7 +108,7 @@ def _push_off_sign(pitch_dps: F64, quiet: F64, fs: float) -> float:
     return total
 
 
-def _angle_deg(a: F64 | tuple[float, float, float], b: F64) -> float:
+def _angle_deg(a: F64 | Sequence[float], b: F64) -> float:
     """Angle between two 3-vectors (plain floats: called once a window, numpy is slower)."""
     ax, ay, az = (float(v) for v in a)
     bx, by, bz = (float(v) for v in b)
@@ -402,12 +403,10 @@ class MountingCalibration:
         self._reclip_means = self._reclip_means[-n_avg:]
         if len(self._reclip_means) < n_avg:
             return False
-        g_sf: F64 | tuple[float, float, float]
-        if n_avg == 2:  # the default: np.mean's sums (from 0.0, in order) without building an array
-            (a0, a1, a2), (b0, b1, b2) = self._reclip_means[0].tolist(), self._reclip_means[1].tolist()
-            g_sf = ((0.0 + a0 + b0) / 2, (0.0 + a1 + b1) / 2, (0.0 + a2 + b2) / 2)
-        else:
-            g_sf = np.mean(self._reclip_means, axis=0)
+        # The mean of a few 3-vectors in plain floats (numpy's axis-0 mean adds rows in the same
+        # order, so the same values; building an array per window cost more than the rest).
+        rows = [m.tolist() for m in self._reclip_means]
+        g_sf = [sum(axis) / n_avg for axis in zip(*rows, strict=True)]
         if _angle_deg(g_sf, self.rotation[2]) > s.reclip_deg:
             self._reclip_count += 1
         else:
