@@ -93,16 +93,12 @@ class BlockMean:
     def reset(self) -> None:
         self._pending = np.empty((0, self.width))
 
-    def __call__(self, x: F64) -> F64:
-        """Return the means of all groups completed by ``x``: shape ``(groups, width)``."""
-        if self.factor == 1:
-            return x
-        if self._pending.shape[0]:
-            x = np.concatenate([self._pending, x])
-        return self._groups(x)
+    def __call__(self, *columns: F64) -> F64:
+        """The means of all groups completed by the new samples: shape ``(groups, width)``.
 
-    def parts(self, *columns: F64) -> F64:
-        """As ``__call__`` on the columns side by side ((n,) or (n, k) pieces), stacked once."""
+        ``columns`` are (n,) or (n, k) pieces laid side by side into ``width`` columns, stacked
+        once with what is pending from earlier blocks.
+        """
         p = self._pending.shape[0]
         x = np.empty((p + columns[0].shape[0], self.width))
         x[:p] = self._pending
@@ -114,9 +110,8 @@ class BlockMean:
             else:
                 x[p:, c:c + col.shape[1]] = col
                 c += col.shape[1]
-        return x if self.factor == 1 else self._groups(x)
-
-    def _groups(self, x: F64) -> F64:
+        if self.factor == 1:
+            return x
         m = (x.shape[0] // self.factor) * self.factor
         self._pending = x[m:].copy()
         if m == 0:
