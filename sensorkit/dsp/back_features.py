@@ -50,11 +50,11 @@ def stance_features(raw: History, i0: list[int], i_tc: list[int], i1: list[int],
     n_stance = np.array([min(b - a, size - r) for a, b, r in zip(i0, i_tc, rel, strict=True)])
     n_step = np.array([min(b - a, size - r) for a, b, r in zip(i0, i1, rel, strict=True)])
     n_imp = np.maximum(3, (n_stance + 1) // 2)
-    narrow = min(int(n_imp.max()), width)
+    narrow = min(int(np.maximum.reduce(n_imp)), width)
     idx = np.minimum(np.array(rel)[:, None] + cols, size - 1)  # past the end: last sample
     idx_imp = idx[:, :narrow]
     tcol = view[:, 0]
-    az = np.take(view[:, 3], idx)
+    az = view[:, 3].take(idx)
     m_st, m_sp = cols < np.minimum(n_stance, width)[:, None], cols < np.minimum(n_step, width)[:, None]
     m_imp = cols[:, :narrow] < n_imp[:, None]
     first = tcol[idx[:, 0]]
@@ -64,16 +64,16 @@ def stance_features(raw: History, i0: list[int], i_tc: list[int], i1: list[int],
     if np.isnan(view[idx[:, 0], 4]).any():  # no gyro: obliquity through gravity (weaker)
         # The plain stance mean (+ on every left step on the simulator and Fukuchi): a
         # constant offset from calibration cancels in the alternating vote.
-        ay = np.take(view[:, 2], idx)
+        ay = view[:, 2].take(idx)
         cue_st = sf.row_means(np.where(m_st, ay, 0.0), n_stance) / side_acc_scale_g
         cue = cue_st
     else:  # roll rate: its stance mean is below its step mean in a left stance
-        gx = np.take(view[:, 4], idx)
+        gx = view[:, 4].take(idx)
         cue_st = -sf.row_means(np.where(m_st, gx, 0.0), n_stance) / side_gyr_scale_dps
         cue = cue_st + sf.row_means(np.where(m_sp, gx, 0.0), n_step) / side_gyr_scale_dps
     az_imp = az[:, :narrow]
-    peak, rate = sf.impact(az_imp, m_imp, np.take(tcol, idx_imp))
-    sat = sf.saturated_rows([np.take(view[:, 1], idx_imp), np.take(view[:, 2], idx_imp), az_imp], m_imp,
+    peak, rate = sf.impact(az_imp, m_imp, tcol.take(idx_imp))
+    sat = sf.saturated_rows([view[:, 1].take(idx_imp), view[:, 2].take(idx_imp), az_imp], m_imp,
                             acc_range_g)
     return StanceFeatures(n_stance.tolist(), cue.tolist(), cue_st.tolist(), peak.tolist(), rate.tolist(),
                           vo.tolist(), sat.tolist())

@@ -3,7 +3,9 @@
 Each step's samples are gathered into a row of a fixed width (zero-padded), so every row's
 result depends only on that step's own samples: the same bits whichever other steps happen to
 be computed in the same batch (which depends on block boundaries). One batch of numpy calls
-replaces dozens of small calls per step.
+replaces dozens of small calls per step. Reductions are called as ufunc methods
+(``np.add.reduce``, not ``ndarray.sum``): the same computation without a Python wrapper, which
+costs more than the work itself on the one-stance batches of live blocks.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ def gather(x: F64, starts: I64, lengths: I64, width: int) -> tuple[F64, NDArray[
 
 
 def row_means(rows: F64, lengths: I64) -> F64:
-    return rows.sum(axis=1) / np.maximum(lengths, 1)
+    return np.add.reduce(rows, axis=1) / np.maximum(lengths, 1)
 
 
 def vertical_oscillation_cm(az_g: F64, mask: NDArray[np.bool_], lengths: I64, dt_s: F64) -> F64:
@@ -53,19 +55,19 @@ def vertical_oscillation_cm(az_g: F64, mask: NDArray[np.bool_], lengths: I64, dt
     n = np.maximum(lengths, 1)
     # Beyond the longest step everything is masked: only the row sums need the full width
     # (their bits depend on the row length), the rest runs on the columns in use.
-    used = int(n.max())
+    used = int(np.maximum.reduce(n))
     mask = mask[:, :used]
     # A mask is a prefix of its row, so a cumulative sum inside it never sees what lies outside:
     # only the sums need the outside zeroed.
-    a = az_g[:, :used] - (az_g.sum(axis=1) / n)[:, None]
+    a = az_g[:, :used] - (np.add.reduce(az_g, axis=1) / n)[:, None]
     v = np.zeros(az_g.shape)
-    v[:, :used] = np.where(mask, np.cumsum(a, axis=1), 0.0)
-    p = np.cumsum(v[:, :used] - (v.sum(axis=1) / n)[:, None], axis=1)
+    v[:, :used] = np.where(mask, np.add.accumulate(a, axis=1), 0.0)
+    p = np.add.accumulate(v[:, :used] - (np.add.reduce(v, axis=1) / n)[:, None], axis=1)
     last = p[np.arange(p.shape[0]), n - 1]
     slope = (last - p[:, 0]) / np.maximum(n - 1, 1)
     p = p - np.arange(p.shape[1])[None, :] * slope[:, None]
-    hi = np.where(mask, p, -np.inf).max(axis=1)
-    lo = np.where(mask, p, np.inf).min(axis=1)
+    hi = np.maximum.reduce(np.where(mask, p, -np.inf), axis=1)
+    lo = np.minimum.reduce(np.where(mask, p, np.inf), axis=1)
     out = (hi - lo) * G_MPS2 * dt_s * dt_s * 100.0
     return np.where(lengths >= 4, out, np.nan)
 
@@ -84,7 +86,7 @@ def impact(z: F64, mask: NDArray[np.bool_], t: F64) -> tuple[F64, F64]:
     hi = base + 0.8 * (peak - base)
     col = np.arange(z.shape[1])[None, :]
     before = col <= k[:, None]
-    t20, t80 = _first_crossing_times(z, t, before, np.stack([lo, hi]))
+    t20, t80 = _first_crossing_times(z, t, before, np.array((lo, hi)))
     with np.errstate(divide="ignore", invalid="ignore"):
         rate = np.where((k >= 2) & (t80 > t20), (hi - lo) / (t80 - t20), np.nan)
     return peak, rate
@@ -114,8 +116,8 @@ def saturated_rows(axes: list[F64], mask: NDArray[np.bool_], range_g: float | No
     for a in axes[1:]:
         m = np.maximum(m, np.abs(a))
     m = np.where(mask, m, 0.0)
-    top = m.max(axis=1)
+    top = np.maximum.reduce(m, axis=1)
     if range_g is not None:
         return np.asarray(top >= 0.98 * range_g)
-    flat = (m >= top[:, None] - 1e-6).sum(axis=1) >= 2
+    flat = np.add.reduce(m >= top[:, None] - 1e-6, axis=1) >= 2
     return np.asarray((top > 4.0) & flat)
