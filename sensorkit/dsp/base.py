@@ -130,17 +130,18 @@ class History:
 
 
 def rotate(v: F64, r: F64) -> F64:
-    """``v @ r.T`` for (n, 3) rows, elementwise so every row gets the same bits whatever ``n``.
+    """``v @ r.T`` for rows of 3, elementwise so every row gets the same bits whatever ``n``.
 
-    A BLAS matrix product may pick a different kernel (and rounding) for 1 row than for 1000,
-    which would break "chunked == batch" bit for bit.
+    ``v`` is (n, 3), or (k, n, 3) to turn several blocks in one pass. A BLAS matrix product
+    may pick a different kernel (and rounding) for 1 row than for 1000, which would break
+    "chunked == batch" bit for bit.
     """
     # Row i of the transposed result is (r[i, 0] * x + r[i, 1] * y) + r[i, 2] * z, as separate
     # ufuncs (no fused multiply-add; a product is the same whichever operand comes first).
-    # Built as (3, n) so every inner loop runs along the n samples, then laid out as (n, 3).
-    vt = v.T
-    out = r[:, 0:1] * vt[0] + r[:, 1:2] * vt[1] + r[:, 2:3] * vt[2]
-    return np.ascontiguousarray(out.T)
+    # Built as (..., 3, n) so every inner loop runs along the n samples, then laid out as (..., n, 3).
+    vt = v.swapaxes(-1, -2)
+    out = r[:, 0:1] * vt[..., 0:1, :] + r[:, 1:2] * vt[..., 1:2, :] + r[:, 2:3] * vt[..., 2:3, :]
+    return np.ascontiguousarray(out.swapaxes(-1, -2))
 
 
 def interp_time(t: F64, pos: float) -> float:

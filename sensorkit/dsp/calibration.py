@@ -246,7 +246,11 @@ class MountingCalibration:
                 restart: bool) -> CalibratedBlock:
         r = cals[-1].sf_to_bf if cals else self.rotation
         assert r is not None
-        return CalibratedBlock(t.copy(), rotate(acc, r), None if gyr is None else rotate(gyr, r), cals, restart)
+        if gyr is None:
+            return CalibratedBlock(t.copy(), rotate(acc, r), None, cals, restart)
+        # Both in one pass: on a live block of a few rows the numpy calls, not the rows, cost.
+        both = rotate(np.concatenate((acc, gyr)).reshape(2, t.shape[0], 3), r)
+        return CalibratedBlock(t.copy(), both[0], both[1], cals, restart)
 
     def _accumulate(self, a: F64, g: F64) -> None:
         k = a.shape[0]
