@@ -192,6 +192,11 @@ class MountingCalibration:
         with_gyro = gyr_dps is not None
         gyr = gyr_dps if gyr_dps is not None else np.zeros_like(acc_g)
         n = time_s.shape[0]
+        if n and self.rotation is not None and self._wn + n < self._win:
+            # The usual live block: calibrated, and inside a window it does not complete (what
+            # the loop below does for it, without cutting it into pieces).
+            self._accumulate(acc_g, gyr)
+            return [self._rotate(time_s, acc_g, gyr_dps, [], False)]
         out: list[CalibratedBlock] = []
         run_start: int | None = None  # start of the current run of released samples
         pos = 0
@@ -218,7 +223,7 @@ class MountingCalibration:
                     cuts = [0, *split_at_gaps(held[:, 0], None, self._max_dt), held.shape[0]]
                     for k in range(len(cuts) - 1):
                         a, b = cuts[k], cuts[k + 1]
-                        out.append(self._rotate(held[a:b, 0], held[a:b, 1:4],
+                        out.append(self._rotate(held[a:b, 0].copy(), held[a:b, 1:4],
                                                 held[a:b, 4:7] if with_gyro else None,
                                                 [cal] if k == 0 else [], self._calibrations > 0 or k > 0))
                     self._calibrations += 1
@@ -244,13 +249,14 @@ class MountingCalibration:
 
     def _rotate(self, t: F64, acc: F64, gyr: F64 | None, cals: list[CalibrationResult],
                 restart: bool) -> CalibratedBlock:
+        """Body-frame samples; ``t`` is passed on as is (the caller's block, or a copy of held rows)."""
         r = cals[-1].sf_to_bf if cals else self.rotation
         assert r is not None
         if gyr is None:
-            return CalibratedBlock(t.copy(), rotate(acc, r), None, cals, restart)
+            return CalibratedBlock(t, rotate(acc, r), None, cals, restart)
         # Both in one pass: on a live block of a few rows the numpy calls, not the rows, cost.
         both = rotate(np.concatenate((acc, gyr)).reshape(2, t.shape[0], 3), r)
-        return CalibratedBlock(t.copy(), both[0], both[1], cals, restart)
+        return CalibratedBlock(t, both[0], both[1], cals, restart)
 
     def _accumulate(self, a: F64, g: F64) -> None:
         k = a.shape[0]

@@ -9,6 +9,7 @@ so no step is ever made of samples on both sides of a hole.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -56,6 +57,8 @@ class ChainOutput:
     def lean_arrays(self) -> LeanSeries:
         if not self.lean:
             return LeanSeries(np.empty(0), np.empty(0), np.empty(0))
+        if len(self.lean) == 1:  # the usual case on live blocks: nothing to join
+            return self.lean[0]
         return LeanSeries(np.concatenate([x.time_s for x in self.lean]),
                           np.concatenate([x.lean_deg for x in self.lean]),
                           np.concatenate([x.lateral_deg for x in self.lean]))
@@ -100,6 +103,7 @@ class SensorChain:
                     self.foot = FootStepDetector(fset, fs, side)
                 else:
                     self.foot_acc = FootAccStepDetector(s.foot_acc, fs, side)
+        self._detector = self.back or self.foot or self.phone or self.foot_acc
         self._last_t: float | None = None
         self.nonfinite_samples = 0
         """Samples dropped because a value was NaN or infinite."""
@@ -125,10 +129,9 @@ class SensorChain:
 
     def watermark_s(self) -> float | None:
         """No contact this chain releases later will have an IC before this time."""
-        det = self.back or self.foot or self.phone or self.foot_acc
         if self.calibration is not None and self.calibration.rotation is None:
             return self.calibration.held_since_s()
-        return det.watermark_s() if det is not None else None
+        return self._detector.watermark_s() if self._detector is not None else None
 
     def open_ics_s(self) -> list[float]:
         """ICs confirmed but not yet released (the back holds contacts one step, a shoe to TC)."""
@@ -149,11 +152,14 @@ class SensorChain:
         if len(item) == 0:
             return out
         t, acc, gyr_all = item.time_s, item.acc_g, item.gyr_dps
-        # Whole-array checks first: the per-row mask (reductions along rows of 3, slow) only
-        # when something is not finite.
-        every = np.logical_and.reduce
-        if not (every(np.isfinite(t)) and every(np.isfinite(acc), axis=None)
-                and (gyr_all is None or every(np.isfinite(gyr_all), axis=None))):
+        # Whole-array checks first: a sum is finite only if every term is (one reduction per
+        # array). The per-row mask (reductions along rows of 3, slow) only when the sum is not,
+        # which also catches a sum that merely overflowed: its mask keeps every row.
+        total = np.add.reduce
+        check = float(total(t)) + float(total(acc, axis=None))
+        if gyr_all is not None:
+            check += float(total(gyr_all, axis=None))
+        if not math.isfinite(check):
             finite = self._finite_rows(t, acc, gyr_all)
             # A NaN would poison every filter state for good: such samples are dropped and
             # counted; a long enough run of them becomes a gap through the time jump.
@@ -163,6 +169,10 @@ class SensorChain:
             if t.shape[0] == 0:
                 return out
         cuts = split_at_gaps(t, self._last_t, self._max_dt)
+        if not cuts:  # the usual case: one run continuing the last block
+            self._samples(t, acc, gyr_all, out)
+            self._last_t = float(t[-1])
+            return out
         bounds = [0, *[c for c in cuts if c > 0], t.shape[0]]
         for k in range(len(bounds) - 1):
             a, b = bounds[k], bounds[k + 1]

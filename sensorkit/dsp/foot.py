@@ -175,11 +175,11 @@ class FootStepDetector:
         """No contact released later will have an IC before this time (None: nothing seen)."""
         if self._cursor <= max(self._seg_start, self._raw.start):
             return None
-        t = float(self._raw.view(self._cursor - 1, self._cursor)[0, 0])
-        if self._pending_ic is not None:
-            r = self._raw.view(self._pending_ic, self._pending_ic + 1)
-            if r.shape[0]:
-                t = min(t, float(r[0, 0]) + min(self.settings.ic_offset_s, 0.0))
+        raw = self._raw
+        t = raw.value(self._cursor - 1)
+        b = self._pending_ic
+        if b is not None and raw.start <= b < raw.end:
+            t = min(t, raw.value(b) + min(self.settings.ic_offset_s, 0.0))
         if self._stance is not None:
             t = min(t, self._stance[0])
         return t
@@ -209,7 +209,9 @@ class FootStepDetector:
         x = self._filt.view(lo, hi)[:, 0]
         # Most blocks never cross the threshold that would leave the current state: then the
         # state holds throughout and there is no edge (same result as the full pass below).
-        stays = not (x < -s.swing_on_dps).any() if self._state == 0 else not (x > -s.swing_off_dps).any()
+        # (logical_or.reduce: ndarray.any without its Python wrapper, the same answer)
+        anyof = np.logical_or.reduce
+        stays = not anyof(x < -s.swing_on_dps) if self._state == 0 else not anyof(x > -s.swing_off_dps)
         if not stays:
             st = np.full(x.shape[0], -1, dtype=np.int8)
             st[x < -s.swing_on_dps] = 1
