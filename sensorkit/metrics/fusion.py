@@ -22,6 +22,7 @@ from sensorkit.model import Placement, Side
 
 _FEET = (Placement.LEFT_FOOT, Placement.RIGHT_FOOT)
 _RANK = {Placement.LEFT_FOOT: 0, Placement.RIGHT_FOOT: 0, Placement.LOWER_BACK: 1, Placement.PHONE: 2}
+_OTHER_SIDE = {Side.LEFT: Side.RIGHT, Side.RIGHT: Side.LEFT}
 
 
 @dataclass(slots=True)
@@ -32,7 +33,15 @@ class Touchdown:
 
     @property
     def best(self) -> Contact:
-        return min(self.contacts.items(), key=lambda kv: _RANK[kv[0]])[1]
+        """The contact of the best-ranked placement (the first one added among equals)."""
+        best: Contact | None = None
+        rank = len(_RANK)
+        for placement, contact in self.contacts.items():  # min() with a key, without a lambda per call
+            if _RANK[placement] < rank:
+                best, rank = contact, _RANK[placement]
+        if best is None:
+            raise ValueError("a touchdown without contacts")
+        return best
 
     @property
     def ic_s(self) -> float:
@@ -83,7 +92,14 @@ class StepFusion:
         self.late = 0
         self.rejected = 0
 
+    @property
+    def pending(self) -> bool:
+        """Whether any touchdown waits to be released (else ``release`` has nothing to do)."""
+        return bool(self._pending)
+
     def add(self, placement: Placement, contacts: list[Contact]) -> None:
+        if not contacts:
+            return
         for c in contacts:
             if c.ic_s <= self._emitted_until:
                 self.late += 1
@@ -139,7 +155,7 @@ class StepFusion:
         lo = td.ic_s + self.min_step_s
         later = [p for p in self._pending[1:] if lo <= p.ic_s <= horizon]
         early = {pl: [t for t in ts if lo <= t <= horizon] for pl, ts in open_ics.items()}
-        side = {Side.LEFT: Side.RIGHT, Side.RIGHT: Side.LEFT}.get(td.side)
+        side = _OTHER_SIDE.get(td.side)
         if side is not None and side in shoes:
             place = Placement.LEFT_FOOT if side is Side.LEFT else Placement.RIGHT_FOOT
             mine = next((p for p in later if place in p.contacts), None)

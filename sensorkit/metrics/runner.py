@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -47,6 +48,20 @@ from sensorkit.model import (
 _FEET = (Placement.LEFT_FOOT, Placement.RIGHT_FOOT)
 
 
+@dataclass(slots=True)
+class _Feed:
+    """One sensor as fusion sees it: its chain, and its marks as of the chain's last update."""
+
+    chain: SensorChain
+    shoe: Side | None
+    """The foot whose next IC this pod times (a shoe pod with a gyro), else None."""
+    first_s: float | None = None
+    last_s: float | None = None
+    calibrated: bool = False
+    watermark_s: float | None = None
+    open_ics_s: list[float] = field(default_factory=list)
+
+
 class RunnerMetrics:
     """Pure, synchronous RecordStage for one runner (see module docstring)."""
 
@@ -58,9 +73,7 @@ class RunnerMetrics:
         s = self.settings
         self.sensors = {x.sensor_id: x for x in sensors if x.runner == runner.name}
         self.chains = {sid: SensorChain(info, self.dsp) for sid, info in self.sensors.items()}
-        self._last_data: dict[str, float] = {}
-        self._marks: dict[str, tuple[bool, float | None, list[float]]] = {}
-        self._first_data: dict[str, float] = {}
+        self._feeds = {sid: _Feed(chain, _shoe_side(chain)) for sid, chain in self.chains.items()}
         self.fusion = StepFusion(s.match_tolerance_s, self.dsp.back.min_step_s, self.dsp.back.max_step_s)
         self.rolling = RollingWindow(runner.name, s.rolling_window_s)
         places = {x.placement for x in self.sensors.values()}
@@ -83,29 +96,42 @@ class RunnerMetrics:
             return []
         if not isinstance(item, SampleBlock | Gap):
             return []
-        chain = self.chains.get(item.sensor_id)
-        if chain is None:
+        feed = self._feeds.get(item.sensor_id)
+        if feed is None:
             return []
         out: list[Record] = []
+        chain = feed.chain
         res = chain.update(item)
         # A chain's watermark and open ICs change only when it is updated: read them once here
         # instead of for every chain on every item.
-        self._marks[item.sensor_id] = (chain.calibrated, chain.watermark_s(), chain.open_ics_s())
+        feed.calibrated = chain.calibrated
+        feed.watermark_s = chain.watermark_s()
+        feed.open_ics_s = chain.open_ics_s()
         info = chain.info
         for cal in res.calibrations:
             matrix = tuple(float(v) for v in cal.sf_to_bf.ravel())
             out.append(Calibration(self.runner.name, info.sensor_id, cal.time_s, matrix, cal.method,
                                    cal.residual_deg))
-        out.extend(self._events(info, res.contacts))
-        self.fusion.add(info.placement, res.contacts)
-        if isinstance(item, SampleBlock) and len(item):
-            self._last_data[item.sensor_id] = item.end_s
-            self._first_data.setdefault(item.sensor_id, item.start_s)
-            self._now = max(self._now, item.end_s)
+        if res.contacts:
+            out.extend(self._events(info, res.contacts))
+            self.fusion.add(info.placement, res.contacts)
+        if isinstance(item, SampleBlock) and item.time_s.shape[0]:
+            t = item.time_s
+            end_s = float(t[-1])
+            feed.last_s = end_s
+            if feed.first_s is None:
+                feed.first_s = float(t[0])
+            if end_s > self._now:
+                self._now = end_s
         if res.lean:
             out.extend(self._posture(res.lean_arrays()))
-        out.extend(self._steps(self.fusion.release(*self._watermarks())))
-        out.extend(self._rolling())
+        # Most live items change nothing fusion could release: skip building its inputs then.
+        if self.fusion.pending:
+            steps = self.fusion.release(*self._watermarks())
+            if steps:
+                out.extend(self._steps(steps))
+        if self._next_rolling_s is None or self._now >= self._next_rolling_s:
+            out.extend(self._rolling())
         return out
 
     def finish(self) -> list[Record]:
@@ -127,21 +153,25 @@ class RunnerMetrics:
         wm = math.inf
         shoes: dict[Side, float] = {}
         open_ics: dict[Placement, list[float]] = {}
-        stale = self.settings.stale_s
-        for sid, chain in self.chains.items():
-            last = self._last_data.get(sid)
-            if last is None or last < self._now - stale:
+        now = self._now
+        live_since = now - self.settings.stale_s
+        for feed in self._feeds.values():
+            last = feed.last_s
+            if last is None or last < live_since:
                 continue
-            calibrated, w, open_now = self._marks[sid]
-            if not calibrated and self._now - self._first_data[sid] > self.dsp.calibration.max_warmup_s:
+            first = feed.first_s  # set with last_s
+            if not feed.calibrated and first is not None and now - first > self.dsp.calibration.max_warmup_s:
                 continue  # a pod that does not calibrate is not waited for forever
+            w = feed.watermark_s
             if w is None:
                 continue
-            wm = min(wm, w)
-            if chain.placement in _FEET and chain.foot is not None:
-                shoes[Side.LEFT if chain.placement is Placement.LEFT_FOOT else Side.RIGHT] = w
-            open_ics.setdefault(chain.placement, []).extend(open_now)
-        return (wm if wm < math.inf else self._now - stale), shoes, open_ics
+            if w < wm:
+                wm = w
+            if feed.shoe is not None:
+                shoes[feed.shoe] = w
+            if feed.open_ics_s:
+                open_ics.setdefault(feed.chain.placement, []).extend(feed.open_ics_s)
+        return (wm if wm < math.inf else live_since), shoes, open_ics
 
     def _events(self, info: SensorInfo, contacts: list[Contact]) -> list[Record]:
         out: list[Record] = []
@@ -157,18 +187,20 @@ class RunnerMetrics:
         out: list[Record] = []
         period = 1.0 / self.settings.posture_rate_hz
         t = lean.time_s
-        self._lean.append(np.column_stack([t, lean.lean_deg, lean.lateral_deg]))
+        self._lean.append_parts(t, lean.lean_deg, lean.lateral_deg)
         if self._next_posture_s is None:
             self._next_posture_s = math.ceil(float(t[0]) / period) * period
         # One sample per tick: the first AHRS output at or after each tick.
-        ticks = np.arange(self._next_posture_s, float(t[-1]) + 1e-12, period)
-        if ticks.shape[0]:
-            idx = np.searchsorted(t, ticks - 1e-9)
-            for k in np.unique(idx).tolist():
-                out.append(PostureSample(self.runner.name, float(t[k]), float(lean.lean_deg[k]),
-                                         float(lean.lateral_deg[k])))
-                self.rolling.add_lean(float(t[k]), float(lean.lean_deg[k]), float(lean.lateral_deg[k]))
-            self._next_posture_s = float(ticks[-1]) + period
+        stop = float(t[-1]) + 1e-12
+        if self._next_posture_s >= stop:  # no tick in this block (np.arange would be empty)
+            return out
+        ticks = np.arange(self._next_posture_s, stop, period)
+        idx = np.searchsorted(t, ticks - 1e-9)
+        times, leans, laterals = t.tolist(), lean.lean_deg.tolist(), lean.lateral_deg.tolist()
+        for k in sorted(set(idx.tolist())):
+            out.append(PostureSample(self.runner.name, times[k], leans[k], laterals[k]))
+            self.rolling.add_lean(times[k], leans[k], laterals[k])
+        self._next_posture_s = float(ticks[-1]) + period
         return out
 
     def _mean_lean(self, t0: float, t1: float) -> float | None:
@@ -237,3 +269,10 @@ class RunnerMetrics:
             out.append(self.rolling.emit(self._next_rolling_s))
             self._next_rolling_s += 1.0
         return out
+
+
+def _shoe_side(chain: SensorChain) -> Side | None:
+    """The foot a shoe pod with a gyro times; its watermark then holds that foot's next IC."""
+    if chain.placement in _FEET and chain.foot is not None:
+        return Side.LEFT if chain.placement is Placement.LEFT_FOOT else Side.RIGHT
+    return None
