@@ -84,9 +84,11 @@ class Channel(Generic[T]):
     def _push(self, item: T) -> None:
         self._items.append(item)
         self._sent += 1
-        self._max_fill = max(self._max_fill, len(self._items))
+        fill = len(self._items)
+        if fill > self._max_fill:
+            self._max_fill = fill
         self._readable.set()
-        if len(self._items) >= self.maxsize:
+        if fill >= self.maxsize:
             self._writable.clear()
 
     def _drop(self, item: T) -> None:

@@ -167,9 +167,12 @@ class Session:
         stages = self._stages[runner]
         sid = self.info.session_id
         await self._bus.publish(SessionMarker(runner, 0.0, MarkerKind.START, sid))
+        last_s = 0.0
         async for item in self._inputs[runner]:
-            if isinstance(item, SampleBlock) and len(item):
-                self._last_time[runner] = max(self._last_time.get(runner, 0.0), item.end_s)
+            if isinstance(item, SampleBlock) and item.time_s.shape[0]:
+                end_s = float(item.time_s[-1])
+                if end_s > last_s:
+                    last_s = self._last_time[runner] = end_s
             await self._publish_all(runner, stages, item)
         await self._publish_all(runner, stages, None)
         await self._bus.publish(

@@ -241,7 +241,8 @@ class RecordingWriter:
             self.write(item)
 
     def _write_block(self, block: SampleBlock) -> None:
-        n = len(block)
+        t = block.time_s
+        n = t.shape[0]
         if n == 0:
             return
         stream = self._streams.get(block.sensor_id)
@@ -250,8 +251,8 @@ class RecordingWriter:
             if stream is None:
                 self._unrecorded_samples += n
                 return
-        for ch in ("gyr_dps", "mag_ut"):
-            if getattr(block, ch) is not None and ch not in stream.channels:
+        for ch, values in (("gyr_dps", block.gyr_dps), ("mag_ut", block.mag_ut)):
+            if values is not None and ch not in stream.channels:
                 self._dropped_channels += n
                 if self._dropped_channels == n:
                     log.warning("recording %s: stream %s has no %s columns; that channel is not recorded",
@@ -260,7 +261,9 @@ class RecordingWriter:
         self._pending.order.append((ORDER_BLOCK, 0, stream.index, n))
         self._samples_received += n
         self._pending_bytes += n * stream.dtype.itemsize
-        self._end_time_s = max(self._end_time_s, block.end_s)
+        end_s = float(t[-1])
+        if end_s > self._end_time_s:
+            self._end_time_s = end_s
 
     def _new_stream(self, block: SampleBlock) -> StreamFile | None:
         """A sensor missing from SessionInfo still gets recorded, laid out from its first block."""
