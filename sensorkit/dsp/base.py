@@ -71,19 +71,22 @@ class History:
         m = parts[0].shape[0]
         if m == 0:
             return
-        self._make_room(m)
+        if self._n + m > self._buf.shape[0]:
+            self._make_room(m)
         c = 0
         rows = self._buf[self._n:self._n + m]
         for p in parts:
-            k = 1 if p.ndim == 1 else p.shape[1]
             if p.ndim == 1:
                 rows[:, c] = p
+                c += 1
             else:
+                k = p.shape[1]
                 rows[:, c:c + k] = p
-            c += k
+                c += k
         self._n += m
 
     def _make_room(self, m: int) -> None:
+        """Drop rows older than ``keep`` (or grow) so that ``m`` more fit; callers check first."""
         if self._n + m > self._buf.shape[0]:
             keep = min(self._n, self.keep)
             drop = self._n - keep
@@ -100,7 +103,8 @@ class History:
         m = rows.shape[0]
         if m == 0:
             return
-        self._make_room(m)
+        if self._n + m > self._buf.shape[0]:
+            self._make_room(m)
         self._buf[self._n:self._n + m] = rows
         self._n += m
 

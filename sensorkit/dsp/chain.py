@@ -149,9 +149,9 @@ class SensorChain:
             self._gap(out)
             self._last_t = None
             return out
-        if len(item) == 0:
-            return out
         t, acc, gyr_all = item.time_s, item.acc_g, item.gyr_dps
+        if t.shape[0] == 0:
+            return out
         # Whole-array checks first: a sum is finite only if every term is (one reduction per
         # array). The per-row mask (reductions along rows of 3, slow) only when the sum is not,
         # which also catches a sum that merely overflowed: its mask keeps every row.
