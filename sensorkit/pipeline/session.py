@@ -161,7 +161,11 @@ class Session:
             self._errors["unknown_sensor"] += 1
             log.warning("dropping item from unknown sensor %r", getattr(item, "sensor_id", None))
             return
-        await self._inputs[runner].send(item)
+        channel = self._inputs[runner]
+        if len(channel) < channel.maxsize:
+            channel.send_nowait(item)  # room: no need for the awaitable send's coroutine
+        else:
+            await channel.send(item)
 
     async def _run_runner(self, runner: str) -> None:
         stages = self._stages[runner]

@@ -34,6 +34,8 @@ def _json_default(v: Any) -> Any:
 
 
 def encode_cell(v: Any) -> str:
+    if type(v) is float and math.isfinite(v):  # most cells: the branch below, without the checks
+        return float.__repr__(v)
     v = plain(v)
     if v is None:
         return ""
