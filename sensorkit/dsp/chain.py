@@ -152,13 +152,13 @@ class SensorChain:
         t, acc, gyr_all = item.time_s, item.acc_g, item.gyr_dps
         if t.shape[0] == 0:
             return out
-        # Whole-array checks first: a sum is finite only if every term is (one reduction per
-        # array). The per-row mask (reductions along rows of 3, slow) only when the sum is not,
-        # which also catches a sum that merely overflowed: its mask keeps every row.
-        total = np.add.reduce
-        check = float(total(t)) + float(total(acc, axis=None))
+        # Whole-array checks first: a sum of squares is finite only if every value is (one dot
+        # product per array: the cheapest numpy call on a few rows). The per-row mask
+        # (reductions along rows of 3, slow) only when it is not, which also catches a sum
+        # that merely overflowed (values beyond ~1e154): its mask keeps every row.
+        check = float(np.dot(t, t)) + float(np.vdot(acc, acc))
         if gyr_all is not None:
-            check += float(total(gyr_all, axis=None))
+            check += float(np.vdot(gyr_all, gyr_all))
         if not math.isfinite(check):
             finite = self._finite_rows(t, acc, gyr_all)
             # A NaN would poison every filter state for good: such samples are dropped and

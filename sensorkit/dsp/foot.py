@@ -233,7 +233,8 @@ class FootStepDetector:
                     # else: a short dip (a forefoot strike's heel drop) inside the stance
             self._state = int(state[-1])
         self._cursor = hi
-        self._run_pending_ic(hi)
+        if self._pending_ic is not None:
+            self._run_pending_ic(hi)
 
     def _run_pending_ic(self, upto: int) -> None:
         b = self._pending_ic
