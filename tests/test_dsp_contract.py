@@ -243,5 +243,8 @@ def test_non_finite_samples_are_dropped_and_counted_not_propagated() -> None:
     blocks = [SampleBlock(info.sensor_id, t[a:a + 200], acc[a:a + 200], gyr[a:a + 200]) for a in range(0, len(t), 200)]
     contacts = [c for b in blocks for c in chain.update(b).contacts]
     assert chain.nonfinite_samples == 11 and chain.health().rejected >= 11
+    huge = SensorChain(info)  # finite values whose squares overflow are kept, not dropped
+    huge.update(SampleBlock(info.sensor_id, t[:8], np.full((8, 3), 1e200), gyr[:8]))
+    assert huge.nonfinite_samples == 0
     late = [c for c in contacts if c.ic_s > 19.0]
     assert late and all(math.isfinite(c.ic_s) and c.impact_g is not None and math.isfinite(c.impact_g) for c in late)

@@ -58,6 +58,10 @@ def test_rotation_is_elementwise_and_equals_the_matrix_product() -> None:
     r = rotation_from_rpy_deg(10, -20, 30)
     v = np.random.default_rng(1).standard_normal((50, 3))
     assert np.allclose(rotate(v, r), v @ r.T)
+    # Several blocks turned in one pass, or a block cut in pieces: the same bits row by row.
+    both = rotate(np.stack([v, 2.0 * v]), r)
+    assert both.tobytes() == np.concatenate([rotate(v, r), rotate(2.0 * v, r)]).tobytes()
+    assert rotate(v, r).tobytes() == np.concatenate([rotate(v[:7], r), rotate(v[7:], r)]).tobytes()
 
 
 def test_time_jumps_and_reversals_are_gaps() -> None:
