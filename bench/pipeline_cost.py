@@ -31,6 +31,7 @@ from sensorkit.alerts import AlertsSettings, build_cue_engine
 from sensorkit.dsp.chain import SensorChain
 from sensorkit.metrics import RunnerMetrics
 from sensorkit.model import BusItem, Gap, Placement, RunnerInfo, SampleBlock, SessionInfo
+from sensorkit.pipeline.gc_pauses import freeze_startup_objects
 from sensorkit.pipeline.session import Session
 from sensorkit.sources.simulator import SimulatorSource, steady_config
 from sensorkit.sources.simulator.feed import ItemFeed
@@ -113,6 +114,7 @@ def measure(seconds: float, block_s: float, repeats: int) -> dict[str, Any]:
                                                    build_cue_engine("r0", AlertsSettings())]}
             asyncio.run(Session(info, [src], stages, [RecordingSink(Path(tmp) / f"s{k[0]}.skrec", info)]).run())
 
+        freeze_startup_objects()  # as the CLI does before a session (short full collections)
         whole = _best(session, repeats)
     parts = sum(rows.values())
     rows["session, bus, channels, sink task (whole - parts)"] = max(whole - parts, 0.0)

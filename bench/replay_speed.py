@@ -31,6 +31,7 @@ from sensorkit.compose import Assembly, Mode, assemble
 from sensorkit.config import Config
 from sensorkit.model import RECORD_TYPES, BusItem, RunnerInfo, SessionInfo
 from sensorkit.pipeline.channel import OverflowPolicy
+from sensorkit.pipeline.gc_pauses import freeze_startup_objects
 from sensorkit.sources.replay import ReplaySource
 from sensorkit.sources.simulator import SimulatedRun, fatigue_config
 from sensorkit.sources.simulator.feed import ItemFeed
@@ -103,6 +104,7 @@ def _assembly(path: Path, end_s: float | None = None, block_s: float | None = No
 
 def replay_once(path: Path, block_s: float | None = None) -> dict[str, Any]:
     a = _assembly(path, block_s=block_s)
+    freeze_startup_objects()  # as `sensorkit replay` does once the session is assembled
     clock = Clock()
     stats = asyncio.run(a.session().run())
     wall, cpu = clock.wall(), clock.cpu()
