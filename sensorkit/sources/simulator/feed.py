@@ -26,8 +26,13 @@ from sensorkit.sources.clock_sync import ClockSync, ClockSyncSettings
 from sensorkit.sources.simulator.packets import PacketLoss, PodStream
 from sensorkit.sources.simulator.run import SimulatedRun
 
-WINDOW_S = 1.0
-"""Items are prepared one window of simulated time ahead."""
+WINDOW_S = 0.2
+"""Items are prepared one window of simulated time ahead (the same items for any window).
+
+Short, so that a paced source spreads its synthesis over time the way real pods spread their
+packets: with 1-s windows every simulated runner computed its next second at the same moment,
+a burst on the event loop (~16 ms at 35 runners) that real pods never cause. Costs ~10 % more
+synthesis CPU than 1-s windows."""
 _BLOCK, _SPEED, _HEALTH = 0, 1, 2
 _EMPTY = np.zeros((0, 3))
 
