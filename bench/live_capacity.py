@@ -240,8 +240,13 @@ def main(argv: list[str] | None = None) -> int:
             _print(r)
             if not r["passed"] and not args.keep_going:
                 break
-    passing = [t for t in trials if t["passed"]]
-    best = max(passing, key=lambda t: t["runners"]) if passing else None
+    # The capacity is the largest count below which every count tried passed: with
+    # --keep-going, a pass above a failure is the machine's noise, not capacity.
+    best = None
+    for t in sorted(trials, key=lambda t: t["runners"]):
+        if not t["passed"]:
+            break
+        best = t
     capacity = best["runners"] if best else 0
     basis = best or (trials[0] if trials else None)
     est = basis["runners"] / basis["cpu_share_of_core"] if basis and basis["cpu_share_of_core"] > 0 else None
