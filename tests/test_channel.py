@@ -60,3 +60,15 @@ async def test_closed_channel_drains_then_ends_and_refuses_sends() -> None:
     with pytest.raises(ChannelClosed):
         ch.send_nowait(2)
     assert [x async for x in ch] == [1]
+
+
+def test_only_a_full_blocking_channel_would_make_send_wait() -> None:
+    block: Channel[int] = Channel("b", 1, OverflowPolicy.BLOCK)
+    drop: Channel[int] = Channel("d", 1, OverflowPolicy.DROP_NEWEST)
+    assert not block.would_block() and not drop.would_block()
+    block.send_nowait(1)
+    drop.send_nowait(1)
+    assert block.would_block()
+    assert not drop.would_block()  # a dropping channel never waits
+    assert block.receive_nowait() == [1]
+    assert not block.would_block()

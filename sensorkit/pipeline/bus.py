@@ -26,9 +26,7 @@ class Bus:
     async def publish(self, item: BusItem) -> None:
         for accepts, channel in self._subs:
             if isinstance(item, accepts):
-                # Only a full BLOCK channel needs the awaitable send (which waits for room);
-                # skipping its coroutine otherwise matters at hundreds of items per second.
-                if channel.policy is OverflowPolicy.BLOCK and len(channel) >= channel.maxsize:
+                if channel.would_block():
                     await channel.send(item)
                 else:
                     channel.send_nowait(item)

@@ -115,9 +115,17 @@ class Channel(Generic[T]):
             return False
         raise asyncio.QueueFull(self.name)
 
+    def would_block(self) -> bool:
+        """Whether :meth:`send` would wait (a full channel under the BLOCK policy).
+
+        When it would not, :meth:`send_nowait` does the same without the coroutine, which costs
+        more than the push itself at hundreds of items per second.
+        """
+        return self.policy is OverflowPolicy.BLOCK and len(self._items) >= self.maxsize
+
     async def send(self, item: T) -> None:
         """Send, waiting for room only under the BLOCK policy."""
-        while self.policy is OverflowPolicy.BLOCK and len(self._items) >= self.maxsize:
+        while self.would_block():
             if self._closed:
                 raise ChannelClosed(self.name)
             self._writable.clear()

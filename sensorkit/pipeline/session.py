@@ -162,10 +162,10 @@ class Session:
             log.warning("dropping item from unknown sensor %r", getattr(item, "sensor_id", None))
             return
         channel = self._inputs[runner]
-        if len(channel) < channel.maxsize:
-            channel.send_nowait(item)  # room: no need for the awaitable send's coroutine
-        else:
+        if channel.would_block():
             await channel.send(item)
+        else:
+            channel.send_nowait(item)
 
     async def _run_runner(self, runner: str) -> None:
         stages = self._stages[runner]
@@ -173,8 +173,8 @@ class Session:
         await self._bus.publish(SessionMarker(runner, 0.0, MarkerKind.START, sid))
         last_s = 0.0
         async for item in self._inputs[runner]:
-            if isinstance(item, SampleBlock) and item.time_s.shape[0]:
-                end_s = float(item.time_s[-1])
+            if isinstance(item, SampleBlock) and len(item):
+                end_s = item.end_s
                 if end_s > last_s:
                     last_s = self._last_time[runner] = end_s
             await self._publish_all(runner, stages, item)
