@@ -25,6 +25,10 @@ _RANK = {Placement.LEFT_FOOT: 0, Placement.RIGHT_FOOT: 0, Placement.LOWER_BACK: 
 _OTHER_SIDE = {Side.LEFT: Side.RIGHT, Side.RIGHT: Side.LEFT}
 
 
+def _placement_rank(item: tuple[Placement, Contact]) -> int:
+    return _RANK[item[0]]
+
+
 @dataclass(slots=True)
 class Touchdown:
     """The contacts of several sensors that belong to one foot strike."""
@@ -34,14 +38,7 @@ class Touchdown:
     @property
     def best(self) -> Contact:
         """The contact of the best-ranked placement (the first one added among equals)."""
-        best: Contact | None = None
-        rank = len(_RANK)
-        for placement, contact in self.contacts.items():  # min() with a key, without a lambda per call
-            if _RANK[placement] < rank:
-                best, rank = contact, _RANK[placement]
-        if best is None:
-            raise ValueError("a touchdown without contacts")
-        return best
+        return min(self.contacts.items(), key=_placement_rank)[1]
 
     @property
     def ic_s(self) -> float:

@@ -115,12 +115,11 @@ class RunnerMetrics:
         if res.contacts:
             out.extend(self._events(info, res.contacts))
             self.fusion.add(info.placement, res.contacts)
-        if isinstance(item, SampleBlock) and item.time_s.shape[0]:
-            t = item.time_s
-            end_s = float(t[-1])
+        if isinstance(item, SampleBlock) and len(item):
+            end_s = item.end_s
             feed.last_s = end_s
             if feed.first_s is None:
-                feed.first_s = float(t[0])
+                feed.first_s = item.start_s
             if end_s > self._now:
                 self._now = end_s
         if res.lean:

@@ -61,7 +61,7 @@ def json_safe(v: Any) -> Any:
 
 def pack_blocks(blocks: list[SampleBlock], stream: StreamFile) -> Chunk:
     """One contiguous run of fixed-size records; missing optional channels become NaN."""
-    n = sum(b.time_s.shape[0] for b in blocks)
+    n = sum(len(b) for b in blocks)
     out = np.empty(n, stream.dtype)
     out["time_s"] = np.concatenate([b.time_s for b in blocks]) if len(blocks) > 1 else blocks[0].time_s
     for ch in stream.channels:

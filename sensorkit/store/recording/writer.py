@@ -241,8 +241,7 @@ class RecordingWriter:
             self.write(item)
 
     def _write_block(self, block: SampleBlock) -> None:
-        t = block.time_s
-        n = t.shape[0]
+        n = len(block)
         if n == 0:
             return
         stream = self._streams.get(block.sensor_id)
@@ -261,7 +260,7 @@ class RecordingWriter:
         self._pending.order.append((ORDER_BLOCK, 0, stream.index, n))
         self._samples_received += n
         self._pending_bytes += n * stream.dtype.itemsize
-        end_s = float(t[-1])
+        end_s = block.end_s
         if end_s > self._end_time_s:
             self._end_time_s = end_s
 
