@@ -148,37 +148,6 @@ def rotate(v: F64, r: F64) -> F64:
     return np.ascontiguousarray(out.swapaxes(-1, -2))
 
 
-def interp_time(t: F64, pos: float) -> float:
-    """Time at fractional position ``pos`` in the time array ``t`` (linear between samples)."""
-    i = int(np.floor(pos))
-    i = min(max(i, 0), t.shape[0] - 1)
-    frac = pos - i
-    if i + 1 < t.shape[0]:
-        return float(t[i] + frac * (t[i + 1] - t[i]))
-    if t.shape[0] > 1:
-        return float(t[i] + frac * (t[i] - t[i - 1]))
-    return float(t[i])
-
-
-def crossing(x: F64, i: int, level: float) -> float:
-    """Fractional position between samples ``i`` and ``i+1`` where ``x`` crosses ``level``."""
-    a, b = float(x[i]), float(x[i + 1])
-    if b == a:
-        return float(i)
-    return i + min(max((level - a) / (b - a), 0.0), 1.0)
-
-
-def parabolic_peak(x: F64, i: int) -> float:
-    """Sub-sample position of the extremum at sample ``i`` from a parabola through 3 samples."""
-    if i <= 0 or i >= x.shape[0] - 1:
-        return float(i)
-    a, b, c = float(x[i - 1]), float(x[i]), float(x[i + 1])
-    den = a - 2 * b + c
-    if den == 0:
-        return float(i)
-    return i + min(max(0.5 * (a - c) / den, -0.5), 0.5)
-
-
 def split_at_gaps(t: F64, last_t: float | None, max_dt_s: float) -> list[int]:
     """Indices where a new run of samples starts because the time step exceeds ``max_dt_s``.
 

@@ -19,16 +19,6 @@ G_MPS2 = 9.80665
 I64 = NDArray[np.int64]
 
 
-def gather_columns(view: F64, starts: I64, width: int) -> list[F64]:
-    """Each column of ``view`` as contiguous (rows, width) windows starting at ``starts``.
-
-    Past the end of ``view`` the last sample repeats; callers mask by their own lengths.
-    """
-    idx = np.minimum(starts[:, None] + np.arange(width)[None, :], view.shape[0] - 1)
-    block = view[idx]  # (rows, width, columns)
-    return [np.ascontiguousarray(block[:, :, c]) for c in range(view.shape[1])]
-
-
 def masks(lengths: I64, width: int) -> NDArray[np.bool_]:
     return np.arange(width)[None, :] < np.minimum(lengths, width)[:, None]
 
