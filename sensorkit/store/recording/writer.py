@@ -51,9 +51,9 @@ from sensorkit.store.recording.packing import (
     StreamFile,
     TableFile,
     json_safe,
-    pack_blocks,
     pack_order,
     pack_rows,
+    pack_streams,
 )
 from sensorkit.store.recording.stats import IoCounters, RecordingStats
 
@@ -301,9 +301,9 @@ class RecordingWriter:
             self._write_batch(batch, self.fsync if fsync is None else fsync)
 
     def _write_batch(self, batch: Batch, fsync: bool) -> None:
-        for sid, blocks in batch.blocks.items():
-            stream = self._streams[sid]
-            stream.file.add(pack_blocks(blocks, stream))
+        streams = self._streams
+        for stream, chunk in pack_streams([(streams[sid], blocks) for sid, blocks in batch.blocks.items()]):
+            stream.file.add(chunk)
         for name, records in batch.records.items():
             self._table(name).file.add(pack_rows(records))
         if batch.order and self._order is not None and self._order_complete:
