@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Collection
 from statistics import fmean, median
 
 from sensorkit.model import RollingMetrics, Side, SpeedSample, StepMetrics, StrikeClass
 
 
-def _mean(xs: list[float]) -> float | None:
+def _mean(xs: Collection[float]) -> float | None:
     return fmean(xs) if xs else None
 
 
@@ -36,14 +37,21 @@ def window_cadence_spm(steps: list[StepMetrics], lo_s: float, hi_s: float) -> fl
 
 
 class RollingWindow:
-    """Keeps recent steps, lean and speed readings; ``emit(now)`` summarises the window."""
+    """Keeps recent steps, lean and speed readings; ``emit(now)`` summarises the window.
+
+    Every runner emits on the same tick of data time, so ``emit`` is one pass over the window's
+    steps rather than a pass per field (the means are still ``fmean``'s exact sums).
+    """
 
     def __init__(self, runner: str, window_s: float = 10.0, moving_timeout_s: float = 3.0) -> None:
         self.runner = runner
         self.window_s = window_s
         self.moving_timeout_s = moving_timeout_s
         self._steps: deque[StepMetrics] = deque()
-        self._lean: deque[tuple[float, float, float | None]] = deque()
+        self._lean_t: deque[float] = deque()
+        self._lean_deg: deque[float] = deque()
+        self._lateral_t: deque[float] = deque()  # only the readings that have a lateral lean
+        self._lateral_deg: deque[float] = deque()
         self._speed: deque[SpeedSample] = deque()
         self._distance_m = 0.0
         self._last_speed: SpeedSample | None = None
@@ -53,7 +61,11 @@ class RollingWindow:
         self._steps.append(step)
 
     def add_lean(self, time_s: float, lean_deg: float, lateral_deg: float | None) -> None:
-        self._lean.append((time_s, lean_deg, lateral_deg))
+        self._lean_t.append(time_s)
+        self._lean_deg.append(lean_deg)
+        if lateral_deg is not None:
+            self._lateral_t.append(time_s)
+            self._lateral_deg.append(lateral_deg)
 
     def add_speed(self, s: SpeedSample) -> None:
         if s.distance_m is not None:
@@ -67,42 +79,68 @@ class RollingWindow:
         self._last_speed = s
         self._speed.append(s)
 
+    def _trim(self, lo: float) -> None:
+        steps, lean_t, lateral_t, speed = self._steps, self._lean_t, self._lateral_t, self._speed
+        while steps and steps[0].time_s <= lo:
+            steps.popleft()
+        while lean_t and lean_t[0] <= lo:
+            lean_t.popleft()
+            self._lean_deg.popleft()
+        while lateral_t and lateral_t[0] <= lo:
+            lateral_t.popleft()
+            self._lateral_deg.popleft()
+        while speed and speed[0].time_s <= lo:
+            speed.popleft()
+
     def emit(self, now_s: float) -> RollingMetrics:
         lo = now_s - self.window_s
-        for q in (self._steps, self._lean, self._speed):
-            while q and _time(q[0]) <= lo:
-                q.popleft()
+        self._trim(lo)
         steps = [s for s in self._steps if s.time_s <= now_s]
-        cadence = window_cadence_spm(steps, lo, now_s)
-        contact = [s.contact_time_ms for s in steps if s.contact_time_ms is not None]
-        left = sum(s.contact_time_ms or 0.0 for s in steps if s.side is Side.LEFT)
-        right = sum(s.contact_time_ms or 0.0 for s in steps if s.side is Side.RIGHT)
-        classes = [s.strike_class for s in steps if s.strike_class is not StrikeClass.UNKNOWN]
+        contact: list[float] = []
+        flight: list[float] = []
+        duty: list[float] = []
+        impact: list[float] = []
+        loading: list[float] = []
+        vo: list[float] = []
+        left: list[float] = []
+        right: list[float] = []
+        classes = {StrikeClass.REARFOOT: 0, StrikeClass.MIDFOOT: 0, StrikeClass.FOREFOOT: 0}
+        for s in steps:
+            if (c := s.contact_time_ms) is not None:
+                contact.append(c)
+                if s.side is Side.LEFT:
+                    left.append(c)
+                elif s.side is Side.RIGHT:
+                    right.append(c)
+            if (v := s.flight_time_ms) is not None:
+                flight.append(v)
+            if (v := s.duty_factor) is not None:
+                duty.append(v)
+            if (v := s.impact_g) is not None:
+                impact.append(v)
+            if (v := s.loading_rate_gps) is not None:
+                loading.append(v)
+            if (v := s.vertical_oscillation_cm) is not None:
+                vo.append(v)
+            if s.strike_class in classes:
+                classes[s.strike_class] += 1
+        classified = sum(classes.values())
 
         def pct(c: StrikeClass) -> float | None:
-            return 100.0 * sum(1 for x in classes if x is c) / len(classes) if classes else None
+            return 100.0 * classes[c] / classified if classified else None
 
+        left_ms, right_ms = sum(left), sum(right)
         speeds = [s.speed_mps for s in self._speed if s.speed_mps is not None]
-        lat = [x[2] for x in self._lean if x[2] is not None]
         moving = bool(steps) and now_s - steps[-1].time_s <= self.moving_timeout_s + 1.0
         return RollingMetrics(
-            runner=self.runner, time_s=now_s, window_s=self.window_s, steps=len(steps), cadence_spm=cadence,
-            contact_time_ms=_mean(contact),
-            flight_time_ms=_mean([s.flight_time_ms for s in steps if s.flight_time_ms is not None]),
-            duty_factor=_mean([s.duty_factor for s in steps if s.duty_factor is not None]),
-            impact_g=_mean([s.impact_g for s in steps if s.impact_g is not None]),
-            loading_rate_gps=_mean([s.loading_rate_gps for s in steps if s.loading_rate_gps is not None]),
-            vertical_oscillation_cm=_mean(
-                [s.vertical_oscillation_cm for s in steps if s.vertical_oscillation_cm is not None]),
-            trunk_lean_deg=_mean([x[1] for x in self._lean]),
-            lateral_lean_deg=_mean(lat),
-            balance_left_pct=100.0 * left / (left + right) if left > 0 and right > 0 else None,
+            runner=self.runner, time_s=now_s, window_s=self.window_s, steps=len(steps),
+            cadence_spm=window_cadence_spm(steps, lo, now_s), contact_time_ms=_mean(contact),
+            flight_time_ms=_mean(flight), duty_factor=_mean(duty), impact_g=_mean(impact),
+            loading_rate_gps=_mean(loading), vertical_oscillation_cm=_mean(vo),
+            trunk_lean_deg=_mean(self._lean_deg), lateral_lean_deg=_mean(self._lateral_deg),
+            balance_left_pct=100.0 * left_ms / (left_ms + right_ms) if left_ms > 0 and right_ms > 0 else None,
             rearfoot_pct=pct(StrikeClass.REARFOOT), midfoot_pct=pct(StrikeClass.MIDFOOT),
             forefoot_pct=pct(StrikeClass.FOREFOOT),
             speed_mps=_mean(speeds),
             distance_m=self._distance_m if self._last_speed is not None else None,
             moving=moving)
-
-
-def _time(x: StepMetrics | SpeedSample | tuple[float, float, float | None]) -> float:
-    return x[0] if isinstance(x, tuple) else x.time_s
