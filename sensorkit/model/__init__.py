@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from enum import Enum
 from typing import Any
 
@@ -67,16 +68,27 @@ def to_row(record: Any) -> dict[str, Any]:
     produces ``3.1`` in files and payloads, not ``np.float64(3.1)``.
     """
     out: dict[str, Any] = {}
-    for f in dataclasses.fields(record):
-        v = getattr(record, f.name)
-        if isinstance(v, Enum):
+    for name in _field_names(type(record)):
+        v = getattr(record, name)
+        if type(v) in _PLAIN:  # the common case first (exact types: a StrEnum is a str too)
+            pass
+        elif isinstance(v, Enum):
             v = v.value
         elif isinstance(v, np.generic):
             v = v.item()
         elif isinstance(v, dict):
             v = {k: (x.item() if isinstance(x, np.generic) else x) for k, x in v.items()}
-        out[f.name] = v
+        out[name] = v
     return out
+
+
+_PLAIN = frozenset((float, str, int, bool, type(None)))
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    """A record type's field names, looked up once: every sink calls ``to_row`` per record."""
+    return tuple(f.name for f in dataclasses.fields(cls))
 
 
 __all__ = [
