@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from enum import Flag
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -26,8 +29,11 @@ from sensorkit.model import (
     Gap,
     Placement,
     PostureSample,
+    RunnerInfo,
     SampleBlock,
     SensorHealth,
+    SensorInfo,
+    SessionInfo,
     SessionMarker,
     Side,
     SpeedSample,
@@ -36,7 +42,9 @@ from sensorkit.model import (
     to_row,
 )
 from sensorkit.model.records import MarkerKind
+from sensorkit.store.recording import RecordingWriter
 from sensorkit.store.recording.cells import encode_cell
+from sensorkit.store.recording.layout import ORDER_DTYPE
 from sensorkit.store.recording.packing import pack_rows
 
 
@@ -107,7 +115,57 @@ def test_any_cell_values_pack_as_the_csv_module_writes_them(values: list[tuple[A
     assert pack_rows(rows).data == reference_rows(rows)
 
 
-def block(sid: str, t0: float, n: int, gyro: bool = True) -> SampleBlock:
+def block(sid: str, t0: float, n: int, gyro: bool = True, mag: bool = False) -> SampleBlock:
     t = t0 + np.arange(n) / 200.0
     rng = np.random.default_rng(int(t0 * 1000) + n)
-    return SampleBlock(sid, t, rng.normal(size=(n, 3)), rng.normal(size=(n, 3)) if gyro else None)
+    return SampleBlock(sid, t, rng.normal(size=(n, 3)), rng.normal(size=(n, 3)) if gyro else None,
+                       rng.normal(size=(n, 3)) if mag else None)
+
+
+def reference_stream(blocks: list[SampleBlock], dtype: np.dtype) -> bytes:
+    """The plain definition: one record per sample, a channel the block lacks as NaN."""
+    out = np.empty(sum(len(b) for b in blocks), dtype)
+    out["time_s"] = np.concatenate([b.time_s for b in blocks])
+    for ch, prefix, unit in (("acc_g", "acc", "g"), ("gyr_dps", "gyr", "dps"), ("mag_ut", "mag", "ut")):
+        if f"{prefix}_x_{unit}" not in (dtype.names or ()):
+            continue
+        arr = np.concatenate([v if (v := getattr(b, ch)) is not None else np.full((len(b), 3), np.nan)
+                              for b in blocks])
+        for i, axis in enumerate("xyz"):
+            out[f"{prefix}_{axis}_{unit}"] = arr[:, i]
+    return out.tobytes()
+
+
+@pytest.mark.parametrize("channel_dtype", ["f8", "f4"])
+def test_interleaved_streams_of_several_layouts_are_each_written_in_arrival_order(
+        tmp_path: Path, channel_dtype: str) -> None:
+    sensors = (SensorInfo("r1/back", "r1", Placement.LOWER_BACK, 200.0),
+               SensorInfo("r1/left", "r1", Placement.LEFT_FOOT, 200.0, has_gyro=False),
+               SensorInfo("r1/right", "r1", Placement.RIGHT_FOOT, 200.0, has_mag=True))
+    info = SessionInfo("s", 0.0, (RunnerInfo("r1"),), sensors, "test")
+    items: list[Any] = []
+    for k in range(40):
+        t0 = 0.04 * k
+        items += [block("r1/back", t0, 8, gyro=k % 7 != 3),  # some blocks without gyro: NaN rows
+                  block("r1/left", t0 + 0.001, 8 + k % 3, gyro=False),
+                  block("r1/right", t0 + 0.002, 8, mag=k % 5 != 0)]
+        if k % 9 == 0:
+            items.append(Gap("r1/left", t0, t0 + 0.01, "ble_loss", 2))
+        if k == 20:
+            items.append(block("r1/extra", t0, 5))  # not in SessionInfo: a new stream mid-run
+    path = tmp_path / "x.skrec"
+    with RecordingWriter(path, info, auto_flush=False, channel_dtype=channel_dtype) as w:  # type: ignore[arg-type]
+        for i, item in enumerate(items):
+            w.write(item)
+            if i % 17 == 16:
+                w.flush()
+    meta = json.loads((path / "meta.json").read_text())
+    blocks = [b for b in items if isinstance(b, SampleBlock)]
+    for sid, spec in meta["streams"].items():
+        dtype = np.dtype([tuple(f) for f in spec["dtype"]])
+        mine = [b for b in blocks if b.sensor_id == sid]
+        assert (path / spec["file"]).read_bytes() == reference_stream(mine, dtype), sid
+    index = {sid: spec["index"] for sid, spec in meta["streams"].items()}
+    order = [(0, 0, index[it.sensor_id], len(it)) if isinstance(it, SampleBlock) else (1, 0, 0, 1) for it in items]
+    assert (path / "order.bin").read_bytes() == np.array(order, dtype=ORDER_DTYPE).tobytes()
+    assert meta["end_time_s"] == max(b.end_s for b in blocks)

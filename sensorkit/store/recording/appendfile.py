@@ -13,9 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Chunk:
-    """Whole records ready for disk: ``count`` samples or rows spanning ``first_s..last_s``."""
+    """Whole records ready for disk: ``count`` samples or rows spanning ``first_s..last_s``.
+
+    Not frozen: a frozen dataclass's ``__init__`` costs several times more, and every flush
+    makes one per stream and table. Nothing changes a chunk after it is made.
+    """
 
     data: bytes
     count: int

@@ -26,6 +26,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+import numpy as np
+
 from sensorkit.errors import RecordingError
 from sensorkit.model import RECORD_NAMES, Calibration, Gap, SampleBlock, SessionInfo, to_row
 from sensorkit.store.recording.appendfile import AppendFile
@@ -46,7 +48,7 @@ from sensorkit.store.recording.layout import (
 )
 from sensorkit.store.recording.metadata import fsync_dir, session_to_json, write_json_atomic
 from sensorkit.store.recording.packing import (
-    ORDER_KIND,
+    ORDER_CODE,
     Batch,
     StreamFile,
     TableFile,
@@ -98,6 +100,7 @@ class RecordingWriter:
         self._calibration: list[dict[str, Any]] = []
         self._io_lock = threading.Lock()
         self._streams: dict[str, StreamFile] = {}
+        self._stream_list: list[StreamFile] = []  # by index
         self._tables: dict[str, TableFile] = {}
         self._stems: set[str] = set()
         self._order: AppendFile | None = None
@@ -146,6 +149,7 @@ class RecordingWriter:
         stream = StreamFile(len(self._streams), sensor_id, file_name, dtype, stream_channels(dtype),
                          AppendFile(self.path / file_name, holds="samples"))
         self._streams[sensor_id] = stream
+        self._stream_list.append(stream)
         return stream
 
     def _table(self, name: str) -> TableFile:
@@ -217,17 +221,17 @@ class RecordingWriter:
         if isinstance(item, SampleBlock):
             self._write_block(item)
         else:
-            name = RECORD_NAMES.get(type(item))
-            if name is None or not dataclasses.is_dataclass(item):
+            name = RECORD_NAMES.get(type(item))  # dataclasses, all of them
+            if name is None:
                 self._unsupported += 1
                 if self._unsupported == 1:
                     log.warning("recording %s: skipping unsupported item %s", self.path, type(item).__name__)
                 return
             self._pending.records.setdefault(name, []).append(item)
             self._records_received += 1
-            kind = ORDER_KIND.get(type(item))
-            if kind is not None:
-                self._pending.order.append((kind, 0, 0, 1))
+            code = ORDER_CODE.get(type(item))
+            if code is not None:
+                self._pending.order.append(code)
             self._pending_bytes += 200
             if isinstance(item, Calibration):
                 self._calibration.append(json_safe(to_row(item)))
@@ -241,6 +245,7 @@ class RecordingWriter:
             self.write(item)
 
     def _write_block(self, block: SampleBlock) -> None:
+        """Only bookkeeping here: grouping by stream and the end time are worked out when packing."""
         n = len(block)
         if n == 0:
             return
@@ -250,19 +255,21 @@ class RecordingWriter:
             if stream is None:
                 self._unrecorded_samples += n
                 return
+        if (block.gyr_dps is not None and not stream.has_gyro) or (block.mag_ut is not None and not stream.has_mag):
+            self._count_dropped_channels(block, stream, n)
+        pending = self._pending
+        pending.blocks.append(block)
+        pending.order.append(stream.block_code | n << 32)
+        self._samples_received += n
+        self._pending_bytes += n * stream.record_bytes
+
+    def _count_dropped_channels(self, block: SampleBlock, stream: StreamFile, n: int) -> None:
         for ch, values in (("gyr_dps", block.gyr_dps), ("mag_ut", block.mag_ut)):
             if values is not None and ch not in stream.channels:
                 self._dropped_channels += n
                 if self._dropped_channels == n:
                     log.warning("recording %s: stream %s has no %s columns; that channel is not recorded",
                                 self.path, block.sensor_id, ch)
-        self._pending.blocks.setdefault(block.sensor_id, []).append(block)
-        self._pending.order.append((ORDER_BLOCK, 0, stream.index, n))
-        self._samples_received += n
-        self._pending_bytes += n * stream.dtype.itemsize
-        end_s = block.end_s
-        if end_s > self._end_time_s:
-            self._end_time_s = end_s
 
     def _new_stream(self, block: SampleBlock) -> StreamFile | None:
         """A sensor missing from SessionInfo still gets recorded, laid out from its first block."""
@@ -301,13 +308,18 @@ class RecordingWriter:
             self._write_batch(batch, self.fsync if fsync is None else fsync)
 
     def _write_batch(self, batch: Batch, fsync: bool) -> None:
-        streams = self._streams
-        for stream, chunk in pack_streams([(streams[sid], blocks) for sid, blocks in batch.blocks.items()]):
-            stream.file.add(chunk)
+        codes = np.array(batch.order, np.uint64)
+        if batch.blocks:
+            packed, end_s = pack_streams(batch.blocks, codes[(codes & np.uint64(0xFF)) == ORDER_BLOCK],
+                                         self._stream_list)
+            for stream, chunk in packed:
+                stream.file.add(chunk)
+            if end_s > self._end_time_s:
+                self._end_time_s = end_s
         for name, records in batch.records.items():
             self._table(name).file.add(pack_rows(records))
         if batch.order and self._order is not None and self._order_complete:
-            self._order.add(pack_order(batch.order))
+            self._order.add(pack_order(codes))
         files = self._files()  # the order log last: it never runs ahead of the data it orders
         error: OSError | None = None
         for f in files:
