@@ -68,7 +68,7 @@ def to_row(record: Any) -> dict[str, Any]:
     produces ``3.1`` in files and payloads, not ``np.float64(3.1)``.
     """
     out: dict[str, Any] = {}
-    for name in _field_names(type(record)):
+    for name in _field_names(record.__class__):
         v = getattr(record, name)
         if type(v) in _PLAIN:  # the common case first (exact types: a StrEnum is a str too)
             pass
