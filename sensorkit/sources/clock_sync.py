@@ -150,6 +150,12 @@ class ClockSync:
         self._b = 0.0
         self._drift_known = False
         self._residual_s: float | None = None
+        # the fit the residual is of, until stats() asks: (bucket xs, ys, a, b) of the last refit
+        self._residual_of: tuple[F64, F64, float, float] | None = None
+        self._hull_base: list[tuple[float, float]] | None = None
+        """Lower hull of every bucket point but the newest (see :meth:`_hull`); None: rebuild."""
+        self._hull_tail: tuple[float, float] = (math.nan, math.nan)  # the newest point then
+        self._hull_base_len = 0
         self._pending: list[tuple[float, float, float]] = []  # (x, y, arrival) of out-of-line
         self._pending_sign = 0
         self._anchor: tuple[float, float] | None = None  # (x, applied offset) last mapped
@@ -157,6 +163,7 @@ class ClockSync:
         self._last_jump_s = 0.0
 
     def stats(self) -> ClockStats:
+        self._settle_residual()
         x_last = self._x_last()
         res = None if self._residual_s is None else self._residual_s * 1e3
         offset = float(self._fit(x_last)) - (self._x0 or 0.0) - self.settings.min_latency_s
@@ -216,6 +223,8 @@ class ClockSync:
         self._b = 0.0
         self._drift_known = False
         self._residual_s = None
+        self._residual_of = None
+        self._hull_base = None
         self._a = arrival_s
         for dx, y in points or [(0.0, arrival_s)]:
             self._add(dx, y, refit=False)
@@ -286,11 +295,15 @@ class ClockSync:
         if cur is None or y < cur[1]:
             self._buckets[k] = (x, y)
             changed = True
+            if k < self._max_bucket:
+                self._hull_base = None  # a reordered packet changed an older point
         if k > self._max_bucket:
             self._max_bucket = k
             old = [b for b in self._buckets if b <= k - window_buckets]
             for b in old:
                 del self._buckets[b]
+            if old:
+                self._hull_base = None  # the window's start moved
             changed = changed or bool(old)
         if changed and refit:
             self._refit()
@@ -298,13 +311,13 @@ class ClockSync:
     def _refit(self) -> None:
         s = self.settings
         pts = sorted(self._buckets.values())
-        xs = np.fromiter((p[0] for p in pts), float, len(pts))
-        ys = np.fromiter((p[1] for p in pts), float, len(pts))
+        xt, yt = zip(*pts, strict=True)
+        xs, ys = np.array(xt), np.array(yt)
         span = float(xs[-1] - xs[0])
         b = self._b
         if span >= s.min_drift_span_s:
-            hull = _lower_hull(pts)
-            xm = float(xs.mean())
+            hull = self._hull(pts)
+            xm = float(np.add.reduce(xs) / len(pts))  # xs.mean() without its Python wrapper
             for (xa, ya), (xb, yb) in itertools.pairwise(hull):
                 if xa <= xm <= xb:
                     b = (yb - ya) / (xb - xa)
@@ -312,10 +325,35 @@ class ClockSync:
             lim = s.max_drift_ppm * 1e-6
             b = min(max(b, -lim), lim)
             self._drift_known = True
+        else:
+            self._hull_base = None
         self._b = b
-        self._a = float(np.min(ys - b * xs))  # the line touches the envelope from below
+        self._a = float(np.minimum.reduce(ys - b * xs))  # the line touches the envelope from below
         if len(pts) >= 2:
-            self._residual_s = float(np.median(ys - (self._a + b * xs)))
+            self._residual_of = (xs, ys, self._a, b)
+
+    def _hull(self, pts: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        """The lower hull of ``pts``, continuing the monotone chain of all points but the newest.
+
+        Most refits change only the newest bucket's point or add a bucket after it; the chain
+        over the older points is then the same, so only the newest point is pushed on a copy
+        of it. The result is the same list as ``_lower_hull(pts)``.
+        """
+        base, n = self._hull_base, len(pts)
+        if base is not None and n == self._hull_base_len + 2 and pts[-2] == self._hull_tail:
+            base = _lower_hull([pts[-2]], base)  # a bucket after the old newest point: it joins
+        elif base is None or n != self._hull_base_len + 1:
+            base = _lower_hull(pts[:-1])
+        # else only the newest point moved: the chain of the others stands
+        self._hull_base, self._hull_tail, self._hull_base_len = base, pts[-1], n - 1
+        return _lower_hull(pts[-1:], list(base))
+
+    def _settle_residual(self) -> None:
+        """Median height of the bucket minima above the line of the last refit (health only)."""
+        if self._residual_of is not None:
+            xs, ys, a, b = self._residual_of
+            self._residual_of = None
+            self._residual_s = float(np.median(ys - (a + b * xs)))
 
     # -- mapping --------------------------------------------------------------------------
 
@@ -336,7 +374,7 @@ class ClockSync:
             ax, aoff = self._anchor
             cont = aoff + self._b * (x - ax)
             err = fit - cont
-            if float(np.max(np.abs(err), initial=0.0)) > self.settings.step_threshold_s:
+            if float(np.maximum.reduce(np.abs(err), initial=0.0)) > self.settings.step_threshold_s:
                 applied = np.asarray(fit, dtype=np.float64)  # too far to slew: step
             else:
                 allowed = self.settings.max_slew * np.maximum(x - ax, 0.0)
@@ -386,9 +424,10 @@ class ClockSync:
         return Alignment(host, status, self._last_jump_s)
 
 
-def _lower_hull(pts: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """Lower convex hull of points sorted by x (Andrew's monotone chain)."""
-    hull: list[tuple[float, float]] = []
+def _lower_hull(pts: list[tuple[float, float]],
+                hull: list[tuple[float, float]] | None = None) -> list[tuple[float, float]]:
+    """Lower convex hull of points sorted by x (Andrew's monotone chain), continuing ``hull``."""
+    hull = [] if hull is None else hull
     for p in pts:
         while len(hull) >= 2:
             (x1, y1), (x2, y2) = hull[-2], hull[-1]
