@@ -228,10 +228,8 @@ def _simple_cells(col: tuple[Any, ...]) -> Sequence[str] | None:
     """
     types = set(map(type, col))
     if types <= _FLOATISH:
-        if _NONE in types:
-            cells = ["" if v is None else float.__repr__(v) for v in col]
-        else:
-            cells = list(map(float.__repr__, col))
+        # exact floats only, so repr is float.__repr__
+        cells = ["" if v is None else repr(v) for v in col] if _NONE in types else list(map(repr, col))
         if "nan" in cells:  # repr spells inf and -inf as encode_cell does, but NaN "nan"
             cells = ["NaN" if c == "nan" else c for c in cells]
         return cells
@@ -243,7 +241,7 @@ def _simple_cells(col: tuple[Any, ...]) -> Sequence[str] | None:
     if tp is bool:
         return list(map(_BOOL_CELLS.__getitem__, col))
     if tp is int:
-        return list(map(int.__repr__, col))
+        return list(map(repr, col))
     if issubclass(tp, Enum):
         try:
             return list(map(_enum_cells(tp).__getitem__, col))

@@ -106,7 +106,11 @@ class RecordingWriter:
         self._order: AppendFile | None = None
         self._order_complete = True
         self._pending = Batch()
-        self._pending_bytes = 0
+        self.pending_bytes = 0
+        """Approximate size of what ``write`` buffered since the last ``take`` (read it, do not set it).
+
+        A plain attribute, not a property: the sink reads it after every item.
+        """
         self._meta_dirty = False
         self._closed = False
         self._last_flush = time.monotonic()
@@ -209,11 +213,6 @@ class RecordingWriter:
 
     # -- loop side: buffering ---------------------------------------------------------------
 
-    @property
-    def pending_bytes(self) -> int:
-        """Approximate size of what ``write`` buffered since the last ``take``."""
-        return self._pending_bytes
-
     def write(self, item: object) -> None:
         """Buffer one bus item. Never raises for bad items: they are counted and skipped."""
         if self._closed:
@@ -232,12 +231,12 @@ class RecordingWriter:
             code = ORDER_CODE.get(type(item))
             if code is not None:
                 self._pending.order.append(code)
-            self._pending_bytes += 200
+            self.pending_bytes += 200
             if isinstance(item, Calibration):
                 self._calibration.append(json_safe(to_row(item)))
                 self._meta_dirty = True
         if self.auto_flush and (time.monotonic() - self._last_flush >= self.flush_interval_s
-                                or self._pending_bytes >= 8 << 20):
+                                or self.pending_bytes >= 8 << 20):
             self.flush()
 
     def write_many(self, items: Iterable[object]) -> None:
@@ -261,7 +260,7 @@ class RecordingWriter:
         pending.blocks.append(block)
         pending.order.append(stream.block_code | n << 32)
         self._samples_received += n
-        self._pending_bytes += n * stream.record_bytes
+        self.pending_bytes += n * stream.record_bytes
 
     def _count_dropped_channels(self, block: SampleBlock, stream: StreamFile, n: int) -> None:
         for ch, values in (("gyr_dps", block.gyr_dps), ("mag_ut", block.mag_ut)):
@@ -291,7 +290,7 @@ class RecordingWriter:
 
     def take(self) -> Batch:
         """Swap out everything buffered so far (fast; the loop keeps buffering into a new batch)."""
-        batch, self._pending, self._pending_bytes = self._pending, Batch(), 0
+        batch, self._pending, self.pending_bytes = self._pending, Batch(), 0
         if self._meta_dirty:
             batch.meta, self._meta_dirty = self._meta(closed=False), False
         return batch
