@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sensorkit.sources.clock_sync import ClockSync, ClockSyncSettings, SyncStatus
+from sensorkit.sources.clock_sync import ClockSync, ClockSyncSettings, SyncStatus, _lower_hull
 
 
 @dataclass
@@ -230,3 +230,28 @@ def test_any_packet_sequence_yields_finite_times_not_after_arrival(
         assert np.all(np.isfinite(a.host_s))
         bound = sync.settings.step_threshold_s + sync.settings.early_threshold_s
         assert a.host_s[-1] <= t + latency + bound + 1e-9
+
+
+class _RebuildingHull(ClockSync):
+    """The fit as first written: the lower hull rebuilt from every bucket point at each refit."""
+
+    def _hull(self, pts: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        return _lower_hull(pts)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([5.0, 20.0]), st.floats(0.0, 0.01))
+def test_the_continued_hull_gives_the_fit_a_rebuilt_one_gives(seed: int, min_drift_span_s: float,
+                                                              reorder: float) -> None:
+    """Refits continue the hull of the older buckets; the mapped times are the very same floats."""
+    rng = np.random.default_rng(seed)
+    cfg = ClockSyncSettings(window_s=10.0, bucket_s=0.5, min_drift_span_s=min_drift_span_s)
+    fast, slow = ClockSync(cfg), _RebuildingHull(cfg)
+    packets = simulate(duration_s=40.0, drift_ppm=float(rng.uniform(-300, 300)), seed=seed % 1000)
+    swaps = np.flatnonzero(rng.random(len(packets) - 1) < reorder)
+    for i in swaps:  # a few packets overtaken by the next one
+        packets[i], packets[i + 1] = packets[i + 1], packets[i]
+    for p in packets:
+        a, b = fast.align(p.device_s, p.arrival_s), slow.align(p.device_s, p.arrival_s)
+        assert a.host_s.tobytes() == b.host_s.tobytes() and a.status is b.status
+    assert fast.stats() == slow.stats()
