@@ -21,7 +21,8 @@ class Chunk:
     makes one per stream and table. Nothing changes a chunk after it is made.
     """
 
-    data: bytes
+    data: bytes | memoryview
+    """A memoryview when packed from an array: the bytes are not copied again before the write."""
     count: int
     first_s: float = float("nan")
     last_s: float = float("nan")
