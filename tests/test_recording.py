@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import math
 from collections.abc import AsyncIterable
@@ -38,7 +39,7 @@ from sensorkit.model import (
     StrikeClass,
 )
 from sensorkit.pipeline.session import Session
-from sensorkit.store.recording import CorruptRecordingError, RecordingReader, RecordingWriter
+from sensorkit.store.recording import CorruptRecordingError, RecordingReader, RecordingWriter, layout
 from sensorkit.store.recording.settings import RecordingSettings
 from sensorkit.store.recording.sink import RecordingSink
 from tests.support.sources import CollectSink, ListSource, ramp_blocks, sensor
@@ -170,6 +171,21 @@ def test_a_sensor_missing_from_the_session_info_still_gets_a_stream(tmp_path: Pa
     r = RecordingReader(path)
     assert np.array_equal(r.samples(stray.sensor_id).acc_g[:, 0], np.arange(30.0))
     assert r.channels(stray.sensor_id) == ["acc_g"]
+
+
+def test_streams_beyond_what_the_order_log_can_number_are_refused_or_counted(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(layout, "MAX_STREAMS", 3)  # 65,536 in real life: the log's 16-bit numbers
+    with pytest.raises(RecordingError, match="at most 3 sensor streams"):
+        RecordingWriter(tmp_path / "crowd.skrec", dataclasses.replace(INFO, sensors=(BACK, PHONE, ACC_ONLY, ACC_ONLY)))
+    path = tmp_path / "full.skrec"
+    stray = sensor("zoe", Placement.RIGHT_FOOT)
+    with RecordingWriter(path, INFO) as w:  # three streams already: a fourth sensor does not fit
+        w.write_many(ramp_blocks(stray, 2, 10))
+        w.write(SampleBlock(BACK.sensor_id, [0.0, 0.005], np.ones((2, 3)), np.ones((2, 3))))
+    stats = w.stats()
+    assert stats.dropped_samples == 20 and stats.samples_written == 2
+    assert stray.sensor_id not in RecordingReader(path).sensor_ids
 
 
 def test_channels_a_stream_has_no_column_for_are_counted_not_silently_lost(tmp_path: Path) -> None:

@@ -101,3 +101,5 @@ ORDER_BLOCK, ORDER_GAP, ORDER_SPEED, ORDER_HEALTH = 0, 1, 2, 3
 ORDER_DTYPE = np.dtype([("kind", "u1"), ("pad", "u1"), ("stream", "<u2"), ("count", "<u4")])
 """One entry per source item: a block of ``count`` samples of stream number ``stream``, or the
 next row of the gaps / speed / health table (``count`` 1)."""
+MAX_STREAMS = 1 << 16
+"""Sensor streams one recording holds: the order log numbers them in 16 bits."""

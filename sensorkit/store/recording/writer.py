@@ -30,6 +30,7 @@ import numpy as np
 
 from sensorkit.errors import RecordingError
 from sensorkit.model import RECORD_NAMES, Calibration, Gap, SampleBlock, SessionInfo, to_row
+from sensorkit.store.recording import layout
 from sensorkit.store.recording.appendfile import AppendFile
 from sensorkit.store.recording.layout import (
     FORMAT_NAME,
@@ -130,6 +131,9 @@ class RecordingWriter:
             if not (self.path / META_FILE).exists():
                 raise RecordingError(f"{self.path}: exists and is not a recording; not overwriting it")
             shutil.rmtree(self.path)
+        if len(self.info.sensors) > layout.MAX_STREAMS:
+            raise RecordingError(f"{self.path}: {len(self.info.sensors)} sensors; a recording holds at most "
+                                 f"{layout.MAX_STREAMS} sensor streams")
         try:
             (self.path / STREAMS_DIR).mkdir(parents=True)
             (self.path / TABLES_DIR).mkdir()
@@ -272,6 +276,11 @@ class RecordingWriter:
 
     def _new_stream(self, block: SampleBlock) -> StreamFile | None:
         """A sensor missing from SessionInfo still gets recorded, laid out from its first block."""
+        if len(self._streams) >= layout.MAX_STREAMS:  # its samples are counted as dropped
+            if self._unrecorded_samples == 0:
+                log.warning("recording %s: %d sensor streams, no room for %s; its samples are not recorded",
+                            self.path, len(self._streams), block.sensor_id)
+            return None
         try:
             with self._io_lock:
                 stream = self._add_stream(block.sensor_id, block.gyr_dps is not None,
