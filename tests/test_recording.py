@@ -39,7 +39,7 @@ from sensorkit.model import (
     StrikeClass,
 )
 from sensorkit.pipeline.session import Session
-from sensorkit.store.recording import CorruptRecordingError, RecordingReader, RecordingWriter, layout
+from sensorkit.store.recording import CorruptRecordingError, RecordingReader, RecordingWriter, writer
 from sensorkit.store.recording.settings import RecordingSettings
 from sensorkit.store.recording.sink import RecordingSink
 from tests.support.sources import CollectSink, ListSource, ramp_blocks, sensor
@@ -175,7 +175,7 @@ def test_a_sensor_missing_from_the_session_info_still_gets_a_stream(tmp_path: Pa
 
 def test_streams_beyond_what_the_order_log_can_number_are_refused_or_counted(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(layout, "MAX_STREAMS", 3)  # 65,536 in real life: the log's 16-bit numbers
+    monkeypatch.setattr(writer, "MAX_STREAMS", 3)  # 65,536 in real life: the log's 16-bit numbers
     with pytest.raises(RecordingError, match="at most 3 sensor streams"):
         RecordingWriter(tmp_path / "crowd.skrec", dataclasses.replace(INFO, sensors=(BACK, PHONE, ACC_ONLY, ACC_ONLY)))
     path = tmp_path / "full.skrec"

@@ -68,7 +68,7 @@ def to_row(record: Any) -> dict[str, Any]:
     produces ``3.1`` in files and payloads, not ``np.float64(3.1)``.
     """
     out: dict[str, Any] = {}
-    for name in _field_names(record.__class__):
+    for name in field_names(record.__class__):
         v = getattr(record, name)
         if type(v) in _PLAIN:  # the common case first (exact types: a StrEnum is a str too)
             pass
@@ -86,8 +86,8 @@ _PLAIN = frozenset((float, str, int, bool, type(None)))
 
 
 @functools.cache
-def _field_names(cls: type) -> tuple[str, ...]:
-    """A record type's field names, looked up once: every sink calls ``to_row`` per record."""
+def field_names(cls: type) -> tuple[str, ...]:
+    """A record type's field names in ``to_row``'s order, looked up once (sinks ask per record)."""
     return tuple(f.name for f in dataclasses.fields(cls))
 
 
@@ -119,5 +119,6 @@ __all__ = [
     "StepEvent",
     "StepMetrics",
     "StrikeClass",
+    "field_names",
     "to_row",
 ]

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from sensorkit.model import Gap, SampleBlock, SensorHealth, SpeedSample, to_row
+from sensorkit.model import Gap, SampleBlock, SensorHealth, SpeedSample, field_names, to_row
 from sensorkit.store.recording.appendfile import AppendFile, Chunk
 from sensorkit.store.recording.cells import encode_cell, plain
 from sensorkit.store.recording.layout import ORDER_BLOCK, ORDER_GAP, ORDER_HEALTH, ORDER_SPEED, channel_columns
@@ -96,12 +96,14 @@ def pack_streams(blocks: list[SampleBlock], codes: np.ndarray,
                  streams: Sequence[StreamFile]) -> tuple[list[tuple[StreamFile, Chunk]], float]:
     """Each stream's blocks as one contiguous run of fixed-size records (missing optional channels NaN).
 
-    ``codes`` are the blocks' order-log entries (uint64, one per block, same order), ``streams``
-    the writer's streams by index. Blocks are grouped by stream with one stable argsort, and all
-    streams of one record layout are packed together, a few numpy calls per channel for the
-    whole batch: a flush carries a few blocks of every pod, and the flush thread holds the GIL
-    between numpy calls. Also returns the latest block end (NaN ends ignored; NaN if none).
+    ``codes`` are the batch's order-log entries (uint64, every item's; the block entries are in
+    the same order as ``blocks``), ``streams`` the writer's streams by index. Blocks are grouped
+    by stream with one stable argsort, and all streams of one record layout are packed together,
+    a few numpy calls per channel for the whole batch: a flush carries a few blocks of every pod,
+    and the flush thread holds the GIL between numpy calls. Also returns the latest block end
+    (NaN ends ignored; NaN if none).
     """
+    codes = codes[(codes & np.uint64(0xFF)) == ORDER_BLOCK]
     sidx = ((codes >> np.uint64(16)) & np.uint64(0xFFFF)).astype(np.intp)
     perm = np.argsort(sidx, kind="stable")
     sidx = sidx[perm]
@@ -186,12 +188,12 @@ def pack_rows(records: list[Any]) -> Chunk:
 
 
 @functools.cache
-def _fields(cls: type) -> tuple[list[str], Callable[[Any], tuple[Any, ...]]] | None:
+def _fields(cls: type) -> tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]] | None:
     """Field names of a record dataclass (``to_row``'s order) and a getter of all values at once.
 
     None below two fields: ``attrgetter`` of one name returns the bare value, not a tuple.
     """
-    names = [f.name for f in dataclasses.fields(cls)]
+    names = field_names(cls)
     return (names, operator.attrgetter(*names)) if len(names) > 1 else None
 
 

@@ -29,14 +29,13 @@ from typing import Any, Self
 import numpy as np
 
 from sensorkit.errors import RecordingError
-from sensorkit.model import RECORD_NAMES, Calibration, Gap, SampleBlock, SessionInfo, to_row
-from sensorkit.store.recording import layout
+from sensorkit.model import RECORD_NAMES, Calibration, Gap, SampleBlock, SessionInfo, field_names, to_row
 from sensorkit.store.recording.appendfile import AppendFile
 from sensorkit.store.recording.layout import (
     FORMAT_NAME,
     FORMAT_VERSION,
+    MAX_STREAMS,
     META_FILE,
-    ORDER_BLOCK,
     ORDER_DTYPE,
     ORDER_FILE,
     STREAMS_DIR,
@@ -131,9 +130,9 @@ class RecordingWriter:
             if not (self.path / META_FILE).exists():
                 raise RecordingError(f"{self.path}: exists and is not a recording; not overwriting it")
             shutil.rmtree(self.path)
-        if len(self.info.sensors) > layout.MAX_STREAMS:
+        if len(self.info.sensors) > MAX_STREAMS:
             raise RecordingError(f"{self.path}: {len(self.info.sensors)} sensors; a recording holds at most "
-                                 f"{layout.MAX_STREAMS} sensor streams")
+                                 f"{MAX_STREAMS} sensor streams")
         try:
             (self.path / STREAMS_DIR).mkdir(parents=True)
             (self.path / TABLES_DIR).mkdir()
@@ -164,7 +163,7 @@ class RecordingWriter:
         table = self._tables.get(name)
         if table is None:
             cls = next(t for t, n in RECORD_NAMES.items() if n == name)
-            columns = [f.name for f in dataclasses.fields(cls)]
+            columns = list(field_names(cls))
             buf = io.StringIO()
             csv.writer(buf, lineterminator="\n").writerow(columns)
             table = TableFile(name, columns, AppendFile(self.path / TABLES_DIR / f"{name}.csv",
@@ -276,7 +275,7 @@ class RecordingWriter:
 
     def _new_stream(self, block: SampleBlock) -> StreamFile | None:
         """A sensor missing from SessionInfo still gets recorded, laid out from its first block."""
-        if len(self._streams) >= layout.MAX_STREAMS:  # its samples are counted as dropped
+        if len(self._streams) >= MAX_STREAMS:  # its samples are counted as dropped
             if self._unrecorded_samples == 0:
                 log.warning("recording %s: %d sensor streams, no room for %s; its samples are not recorded",
                             self.path, len(self._streams), block.sensor_id)
@@ -318,8 +317,7 @@ class RecordingWriter:
     def _write_batch(self, batch: Batch, fsync: bool) -> None:
         codes = np.array(batch.order, np.uint64)
         if batch.blocks:
-            packed, end_s = pack_streams(batch.blocks, codes[(codes & np.uint64(0xFF)) == ORDER_BLOCK],
-                                         self._stream_list)
+            packed, end_s = pack_streams(batch.blocks, codes, self._stream_list)
             for stream, chunk in packed:
                 stream.file.add(chunk)
             if end_s > self._end_time_s:
