@@ -1,0 +1,22 @@
+"""History's cheap reads (memoryview values, one-step column slices) against its plain view."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sensorkit.dsp.base import History
+
+
+def test_history_single_values_and_columns_are_those_of_the_view() -> None:
+    h = History(3, 5)
+    rng = np.random.default_rng(3)
+    for _ in range(30):  # appends trim and regrow the buffer
+        h.append(rng.standard_normal((int(rng.integers(1, 9)), 3)))
+        lo = h.end - 5
+        view = h.view(lo, h.end)
+        for col in range(3):
+            assert h.column(lo, h.end, col).tolist() == view[:, col].tolist()
+            assert h.value(h.end - 1, col) == float(view[-1, col])
+        p = lo + 2.25
+        assert h.interp(p, 200.0, 1) == view[2, 1] + 0.25 * (view[3, 1] - view[2, 1])
+        assert h.interp(h.end - 1 + 0.5, 200.0) == view[-1, 0] + 0.5 / 200.0
