@@ -108,6 +108,38 @@ def _push_off_sign(pitch_dps: F64, quiet: F64, fs: float) -> float:
     return total
 
 
+def _sequential_means(rows: F64) -> F64:
+    """Mean of each row, its samples added first to last.
+
+    Sequential sums, as numpy's reduction gives for rows of samples laid out one sample a row;
+    a reduction along a contiguous row would add pairwise, a different rounding of the same mean.
+    """
+    return np.add.accumulate(rows, axis=1)[:, -1] / rows.shape[1]
+
+
+_LONG_ROWS = 256
+"""Blocks of this many rows or more are rotated by ``_rotate_long`` (the cheaper way from ~200)."""
+
+
+def _rotate_long(v: F64, r: F64) -> F64:
+    """``rotate(v, r)`` (rows of 3, or stacked (k, n, 3)), the same bits, for long blocks.
+
+    ``rotate``'s broadcast products and transposed copy cost ~150 instructions a row. Here the
+    rows are copied once into contiguous x, y, z columns, each body axis is summed from
+    scalar-times-column products in ``rotate``'s order, ``(r0 * x + r1 * y) + r2 * z``, and
+    written straight into the (n, 3) result: ~50 a row, but ~100 k a call, more than
+    ``rotate`` costs a live block.
+    """
+    x, y, z = np.ascontiguousarray(v.reshape(-1, 3).T)
+    out = np.empty((x.shape[0], 3))
+    out_cols = out.T
+    for i, (r0, r1, r2) in enumerate(r.tolist()):
+        s = x * r0
+        s += y * r1
+        np.add(s, z * r2, out=out_cols[i])
+    return out.reshape(v.shape)
+
+
 def _angle_deg(a: F64 | Sequence[float], b: F64) -> float:
     """Angle between two 3-vectors (plain floats: called once a window, numpy is slower)."""
     ax, ay, az = (float(v) for v in a)
@@ -156,9 +188,12 @@ class MountingCalibration:
         self.health.warming_up = True
 
     def _clear_window(self) -> None:
-        self._wn = 0  # samples in the current window (kept in _wbuf: acc, gyr)
+        self._wn = 0  # samples in the current window
         if not hasattr(self, "_wbuf"):
-            self._wbuf = np.empty((self._win, 6))
+            # Channel-major (acc x, y, z, gyr x, y, z): every per-window pass runs along a
+            # contiguous row of samples instead of a row of 3 strided by 6.
+            self._wbuf = np.empty((6, self._win))
+            self._wbuf3 = self._wbuf.reshape(2, 3, self._win)  # (acc, gyr) x axis x sample
 
     def held_since_s(self) -> float | None:
         """Time of the oldest sample held back for calibration (None: nothing held)."""
@@ -190,22 +225,27 @@ class MountingCalibration:
         (calibrated) or held (warming up), and each completed window is classified.
         """
         with_gyro = gyr_dps is not None
-        gyr = gyr_dps if gyr_dps is not None else np.zeros_like(acc_g)
         n = time_s.shape[0]
+        # acc and gyr (zeros without a gyro) stacked once: one copy feeds both the window and
+        # the rotation, which turns the two in one pass.
+        if gyr_dps is not None:
+            both = np.concatenate((acc_g, gyr_dps)).reshape(2, n, 3)
+        else:
+            both = np.zeros((2, n, 3))
+            both[0] = acc_g
         if n and self.rotation is not None and self._wn + n < self._win:
             # The usual live block: calibrated, and inside a window it does not complete (what
             # the loop below does for it, without cutting it into pieces).
-            self._accumulate(acc_g, gyr)
-            return [self._rotate(time_s, acc_g, gyr_dps, [], False)]
+            self._accumulate(both)
+            return [self._rotate(time_s, both, with_gyro, [], False)]
         out: list[CalibratedBlock] = []
         run_start: int | None = None  # start of the current run of released samples
         pos = 0
         while pos < n:
             end = min(n, pos + self._win - self._wn)
-            a, g = acc_g[pos:end], gyr[pos:end]
-            self._accumulate(a, g)
+            self._accumulate(both[:, pos:end])
             if self.rotation is None:
-                self._hold.append_parts(time_s[pos:end], a, g)
+                self._hold.append_parts(time_s[pos:end], both[0, pos:end], both[1, pos:end])
             elif run_start is None:
                 run_start = pos
             pos = end
@@ -223,8 +263,8 @@ class MountingCalibration:
                     cuts = [0, *split_at_gaps(held[:, 0], None, self._max_dt), held.shape[0]]
                     for k in range(len(cuts) - 1):
                         a, b = cuts[k], cuts[k + 1]
-                        out.append(self._rotate(held[a:b, 0].copy(), held[a:b, 1:4],
-                                                held[a:b, 4:7] if with_gyro else None,
+                        rows = held[a:b, 1:7].reshape(b - a, 2, 3).swapaxes(0, 1)  # (acc, gyr)
+                        out.append(self._rotate(held[a:b, 0].copy(), rows, with_gyro,
                                                 [cal] if k == 0 else [], self._calibrations > 0 or k > 0))
                     self._calibrations += 1
                     self._hold.clear(0)
@@ -235,33 +275,35 @@ class MountingCalibration:
                 self._track_standing(cls, mean_acc)
                 if self._watch_reclip(cls, mean_acc):
                     if run_start is not None:
-                        out.append(self._rotate(time_s[run_start:pos], acc_g[run_start:pos],
-                                                gyr_dps[run_start:pos] if gyr_dps is not None else None,
+                        out.append(self._rotate(time_s[run_start:pos], both[:, run_start:pos], with_gyro,
                                                 [], False))
                         run_start = None
                     self.rotation = None
                     self._start_warmup()
             self._clear_window()
         if run_start is not None and self.rotation is not None:
-            out.append(self._rotate(time_s[run_start:n], acc_g[run_start:n],
-                                    gyr_dps[run_start:n] if gyr_dps is not None else None, [], False))
+            out.append(self._rotate(time_s[run_start:n], both[:, run_start:n], with_gyro, [], False))
         return _merge(out)
 
-    def _rotate(self, t: F64, acc: F64, gyr: F64 | None, cals: list[CalibrationResult],
+    def _rotate(self, t: F64, both: F64, with_gyro: bool, cals: list[CalibrationResult],
                 restart: bool) -> CalibratedBlock:
-        """Body-frame samples; ``t`` is passed on as is (the caller's block, or a copy of held rows)."""
+        """Body-frame samples of ``both`` (acc and gyr stacked, (2, n, 3)).
+
+        ``t`` is passed on as is (the caller's block, or a copy of held rows).
+        """
         r = cals[-1].sf_to_bf if cals else self.rotation
         assert r is not None
-        if gyr is None:
-            return CalibratedBlock(t, rotate(acc, r), None, cals, restart)
+        turn = _rotate_long if t.shape[0] >= _LONG_ROWS else rotate
+        if not with_gyro:
+            return CalibratedBlock(t, turn(both[0], r), None, cals, restart)
         # Both in one pass: on a live block of a few rows the numpy calls, not the rows, cost.
-        both = rotate(np.concatenate((acc, gyr)).reshape(2, t.shape[0], 3), r)
-        return CalibratedBlock(t, both[0], both[1], cals, restart)
+        bf = turn(both, r)
+        return CalibratedBlock(t, bf[0], bf[1], cals, restart)
 
-    def _accumulate(self, a: F64, g: F64) -> None:
-        k = a.shape[0]
-        self._wbuf[self._wn:self._wn + k, :3] = a
-        self._wbuf[self._wn:self._wn + k, 3:] = g
+    def _accumulate(self, both: F64) -> None:
+        """Append rows of acc and gyr, stacked as (2, k, 3), to the window in one copy."""
+        k = both.shape[1]
+        self._wbuf3[:, :, self._wn:self._wn + k] = both.swapaxes(1, 2)
         self._wn += k
 
     def _classify(self) -> tuple[int, F64]:
@@ -271,24 +313,33 @@ class MountingCalibration:
         """
         s = self.settings
         w = self._wbuf
-        n = w.shape[0]
+        n = w.shape[1]
         sq = w * w
-        n2 = sq[:, 0] + sq[:, 1] + sq[:, 2]
-        norm = np.sqrt(n2)
-        total = np.add.reduce  # ndarray.sum without its Python wrapper: the same reduction
-        mean_norm = float(total(norm)) / n
-        sd = math.sqrt(max(float(total(n2)) / n - mean_norm * mean_norm, 0.0))
-        mean_acc = total(w[:, :3], axis=0) / n
-        gn = np.sqrt(sq[:, 3] + sq[:, 4] + sq[:, 5]) if self.has_gyro else None
+        # |acc|, |acc|^2 and |gyr| as the rows of one array: one call sums them all (each row
+        # pairwise, the same sum as a reduction of that row alone).
+        rows = np.empty((3 if self.has_gyro else 2, n))
+        norm, n2 = rows[0], rows[1]
+        np.add(sq[0], sq[1], out=n2)
+        n2 += sq[2]
+        np.sqrt(n2, out=norm)
+        if self.has_gyro:
+            gn = rows[2]
+            np.add(sq[3], sq[4], out=gn)
+            gn += sq[5]
+            np.sqrt(gn, out=gn)
+        sums = np.add.reduce(rows, axis=1).tolist()
+        mean_norm = sums[0] / n
+        sd = math.sqrt(max(sums[1] / n - mean_norm * mean_norm, 0.0))
+        mean_acc = _sequential_means(w[:3])
         self._w_flat = 0
         if self.placement in (Placement.LEFT_FOOT, Placement.RIGHT_FOOT) and self.rotation is not None:
             flat = np.abs(norm - 1.0) < 0.15
-            if gn is not None:
+            if self.has_gyro:
                 flat &= gn < s.midstance_gyr_dps
-            self._w_flat = int(flat.sum())
+            self._w_flat = int(np.count_nonzero(flat))
             if self._w_flat:
-                self._w_flat_acc = w[flat, :3].mean(axis=0)
-        gyr_ok = gn is None or float(total(gn)) / n < s.still_gyr_dps
+                self._w_flat_acc = _sequential_means(w[:3, flat])
+        gyr_ok = not self.has_gyro or sums[2] / n < s.still_gyr_dps
         if sd < s.still_acc_std_g and gyr_ok and abs(mean_norm - 1.0) < 0.15:
             return self.STILL, mean_acc
         if sd > s.running_acc_std_g:
