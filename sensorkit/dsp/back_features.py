@@ -15,7 +15,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sensorkit.dsp import stepfeatures as sf
+from sensorkit.dsp.back_features_live import few_stance_features
 from sensorkit.dsp.base import History
+
+FEW_STANCES = 4
+"""Batches up to this size take ``back_features_live``'s path (the same bits): fewer numpy calls,
+more Python per stance, which pays below ~8 stances (callgrind: 0.57 M instructions for one
+stance there, 0.97 M here; 2.0 M against 1.55 M for 14)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +48,9 @@ def stance_features(raw: History, i0: list[int], i_tc: list[int], i1: list[int],
     numbers of a step row, ``(1, width)``.
     """
     k = len(i0)
+    if k <= FEW_STANCES:
+        return StanceFeatures(*few_stance_features(raw, i0, i_tc, i1, cols, fs, side_acc_scale_g,
+                                                   side_gyr_scale_dps, acc_range_g))
     width = cols.shape[1]
     lo = min(i0)
     view = raw.view(lo, max(max(i1), max(i_tc)))
