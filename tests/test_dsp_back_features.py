@@ -100,7 +100,7 @@ def test_batched_stance_features_equal_each_stance_by_its_definition(gyro: bool,
     cols = np.arange(WIDTH)[None, :]
     # Batches of 1 and FEW_STANCES take the live path, the batch of 6 the row-wise one.
     for size in (1, FEW_STANCES, len(i0)):
-        got = []
+        got: list[tuple] = []
         for a in range(0, len(i0), size):
             f = stance_features(raw, i0[a:a + size], i_tc[a:a + size], i1[a:a + size], cols, FS, 0.05, 5.0, range_g)
             got += zip(f.n_stance, f.cue, f.cue_stance, f.impact_g, f.loading_rate_gps,
