@@ -65,7 +65,7 @@ def few_stance_features(raw: History, i0: list[int], i_tc: list[int], i1: list[i
     full, lens = (_GYRO, [n_stance, n_step, n_step, n_imp]) if gyro else (_NO_GYRO, [n_stance, n_step, n_imp])
     idx = np.minimum(np.array(rel)[:, None] + cols, size - 1) * 5
     rows = flat[idx + full]
-    masks = _prefix_masks(width)[np.array([min(n, width) for x in lens for n in x]).reshape(len(lens), k)]
+    masks = _prefix_masks(width)[np.array([min(max(n, 0), width) for x in lens for n in x]).reshape(len(lens), k)]
     masked = np.where(masks[:-1], rows, 0.0)
     sums = np.add.reduce(masked, axis=2)
     side = sums[:2].tolist()
