@@ -10,8 +10,10 @@ import numpy as np
 
 from sensorkit.dsp.base import rotate
 from sensorkit.dsp.calibration import _LONG_ROWS, CalibrationSettings, MountingCalibration, _rotate_long
+from sensorkit.dsp.posture import PostureSettings, TrunkPosture, _rotation
 from sensorkit.model import Placement
 from sensorkit.sources.simulator.profile import rotation_from_rpy_deg
+from tests.test_dsp_helpers import sim_run
 
 FS = 200.0
 
@@ -39,3 +41,19 @@ def test_the_standing_reference_is_the_row_mean_of_a_still_window() -> None:
         cal.update(np.arange(k, min(k + 7, n)) / FS, acc[k:k + 7], gyr[k:k + 7])
     assert cal._standing_g is not None
     assert cal._standing_g.tobytes() == acc.mean(axis=0).tobytes()
+
+
+def test_lean_is_the_tilt_of_the_third_row_of_the_estimates_rotation() -> None:
+    """One AHRS step a block: after each, the carried rotation and the lean are the plain formulas'."""
+    sim = sim_run((Placement.LOWER_BACK,), 4.0)
+    ch = sim.samples(Placement.LOWER_BACK, 0.0, 4.0)
+    post = TrunkPosture(PostureSettings(), FS)
+    f = post.factor
+    for k in range(0, len(ch.time_s) - f + 1, f):
+        out = post.update(ch.time_s[k:k + f], ch.acc_g[k:k + f], ch.gyr_dps[k:k + f])
+        rot = _rotation(*post._ahrs.get_quaternion().tolist())
+        assert post._rot == rot
+        g = np.array(rot[6:9])
+        assert out.lean_deg.tobytes() == np.degrees(np.arctan2(-g[:1], np.hypot(g[1:2], g[2:3]))).tobytes()
+        assert out.lateral_deg.tobytes() == np.degrees(np.arctan2(g[1:2], g[2:3])).tobytes()
+

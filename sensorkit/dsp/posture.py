@@ -24,7 +24,6 @@ Look-ahead: none; output lags by half an averaging group (20 ms at 25 Hz).
 from __future__ import annotations
 
 import math
-from array import array
 from dataclasses import dataclass
 
 import imufusion
@@ -84,6 +83,7 @@ class TrunkPosture:
         self._g32 = np.empty(3, dtype=np.float32)
         self._v32 = np.empty(3, dtype=np.float32)
         self._gm, self._vm = self._g32.data, self._v32.data
+        self._grow_gravity(64)
         self.reset()
 
     def reset(self) -> None:
@@ -104,6 +104,9 @@ class TrunkPosture:
         self._lp = SosFilter(2, self.settings.no_gyro_lowpass_hz, self.rate_hz, channels=3)
         self._alpha = 1.0 - math.exp(-2.0 * math.pi * self.settings.earth_lowpass_hz / self.rate_hz)
         self._earth_lp: tuple[float, ...] | None = None  # set from the first sample
+        # Rotation of the current estimate, carried between blocks (the AHRS loop computes it
+        # once a step, right after the update that moved the estimate).
+        self._rot = _rotation(*self._ahrs.get_quaternion().tolist())
         self._since_start = 0
         self.health.warming_up = True
 
@@ -129,10 +132,10 @@ class TrunkPosture:
         if m == 0:
             return LeanSeries(np.empty(0), np.empty(0), np.empty(0))
         if self.has_gyro and gyr_bf_dps is not None:
-            gx, gy, gz = self._run_ahrs(dec[:, 1:4], dec[:, 4:7])
+            grav = self._run_ahrs(dec[:, 1:4], dec[:, 4:7])
         else:
             grav = self._lp(dec[:, 1:4])
-            gx, gy, gz = grav[:, 0], grav[:, 1], grav[:, 2]
+        gx, gy, gz = grav[:, 0], grav[:, 1], grav[:, 2]
         lean = np.degrees(np.arctan2(-gx, np.hypot(gy, gz)))
         lateral = np.degrees(np.arctan2(gy, gz))
         self._since_start += m
@@ -140,7 +143,12 @@ class TrunkPosture:
             self.health.warming_up = False
         return LeanSeries(dec[:, 0].copy(), lean, lateral)
 
-    def _run_ahrs(self, acc: F64, gyr: F64) -> tuple[F64, F64, F64]:
+    def _grow_gravity(self, steps: int) -> None:
+        """Room for ``steps`` AHRS steps' gravity, filled through a memoryview made once."""
+        self._grav = np.empty(3 * steps)
+        self._grav_view = self._grav.data
+
+    def _run_ahrs(self, acc: F64, gyr: F64) -> F64:
         """The one per-sample loop of the DSP, at the decimated rate.
 
         Each step: rotate the measured specific force into the (gyro-propagated) earth frame
@@ -162,36 +170,24 @@ class TrunkPosture:
             g0 = a0 if quiet else [0.0, 0.0, 1.0]
             self._earth_lp = (*g0, *g0)
         l1x, l1y, l1z, l2x, l2y, l2z = self._earth_lp
+        r00, r01, r02, r10, r11, r12, r20, r21, r22 = self._rot
         use_bias = self.settings.bias_correction
         bias = self._bias.update
-        # Gravity in the sensor frame after each step, three floats a step: an array.array takes
-        # them without a Python object per step and hands numpy its buffer in one go (a list of
-        # tuples cost numpy ~2,000 instructions per tuple to convert).
-        grav = array("d")
-        keep = grav.extend
+        # Gravity in the sensor frame after each step, three floats a step, written into a
+        # scratch array kept between blocks (no Python object per step, nothing to convert).
+        m = acc.shape[0]
+        if 3 * m > self._grav.shape[0]:
+            self._grow_gravity(2 * m)
+        gv = self._grav_view
+        i = 0
         # Fusion takes float32 arrays: handed the same two arrays every step, its argument parsing
         # is nearly free. They are filled through memoryviews (a C float cast of each double, the
         # bits numpy's astype/setitem give, at a fraction of ndarray.__setitem__'s cost).
         g32, v32, gm, vm = self._g32, self._v32, self._gm, self._vm
-        w, x, y, z = getq().tolist()
         for (gx, gy, gz), (ax, ay, az) in zip(gyr.tolist(), acc.tolist(), strict=True):
             gm[0] = gx
             gm[1] = gy
             gm[2] = gz
-            # Each product once, float constants (Python's fast float path): the same bits as
-            # writing every matrix element out.
-            xx = x * x
-            yy = y * y
-            zz = z * z
-            xy = x * y
-            xz = x * z
-            yz = y * z
-            wx = w * x
-            wy = w * y
-            wz = w * z
-            r00, r01, r02 = 1.0 - 2.0 * (yy + zz), 2.0 * (xy - wz), 2.0 * (xz + wy)
-            r10, r11, r12 = 2.0 * (xy + wz), 1.0 - 2.0 * (xx + zz), 2.0 * (yz - wx)
-            r20, r21, r22 = 2.0 * (xz - wy), 2.0 * (yz + wx), 1.0 - 2.0 * (xx + yy)
             ex = r00 * ax + r01 * ay + r02 * az
             ey = r10 * ax + r11 * ay + r12 * az
             ez = r20 * ax + r21 * ay + r22 * az
@@ -205,11 +201,32 @@ class TrunkPosture:
             vm[1] = r01 * l2x + r11 * l2y + r21 * l2z
             vm[2] = r02 * l2x + r12 * l2y + r22 * l2z
             upd(bias(g32) if use_bias else g32, v32)
-            w, x, y, z = getq().tolist()  # the new estimate: gravity now, rotation for the next step
-            # Gravity, the rotation's third row, here rather than in a numpy pass afterwards:
-            # live blocks hold one AHRS step, where a dozen numpy calls on 1-element arrays
-            # cost more than the whole step.
-            keep((2.0 * (x * z - w * y), 2.0 * (y * z + w * x), 1.0 - 2.0 * (x * x + y * y)))
+            w, x, y, z = getq().tolist()
+            # The new estimate's rotation (sensor to earth): the next step's, and its third row
+            # is gravity in the sensor frame. Products with doubled factors are exactly twice
+            # the plain ones (a power of two scales without rounding), so ``xy - wz`` is
+            # ``2 * (x * y - w * z)`` to the bit, in fewer operations (``_rotation`` is the plain
+            # definition; a call per step would cost more than it saves).
+            x2 = x + x
+            y2 = y + y
+            z2 = z + z
+            xx, yy, zz = x * x2, y * y2, z * z2
+            xy, xz, yz = x * y2, x * z2, y * z2
+            wx, wy, wz = w * x2, w * y2, w * z2
+            r00, r01, r02 = 1.0 - (yy + zz), xy - wz, xz + wy
+            r10, r11, r12 = xy + wz, 1.0 - (xx + zz), yz - wx
+            r20, r21, r22 = xz - wy, yz + wx, 1.0 - (xx + yy)
+            gv[i] = r20
+            gv[i + 1] = r21
+            gv[i + 2] = r22
+            i += 3
         self._earth_lp = (l1x, l1y, l1z, l2x, l2y, l2z)
-        gx, gy, gz = np.frombuffer(grav, dtype=np.float64).reshape(-1, 3).T
-        return gx, gy, gz
+        self._rot = (r00, r01, r02, r10, r11, r12, r20, r21, r22)
+        return self._grav[:i].reshape(m, 3)  # scratch: read before the next update
+
+
+def _rotation(w: float, x: float, y: float, z: float) -> tuple[float, ...]:
+    """Rotation matrix (sensor to earth, row-major) of the unit quaternion ``w, x, y, z``."""
+    return (1.0 - 2.0 * (y * y + z * z), 2.0 * (x * y - w * z), 2.0 * (x * z + w * y),
+            2.0 * (x * y + w * z), 1.0 - 2.0 * (x * x + z * z), 2.0 * (y * z - w * x),
+            2.0 * (x * z - w * y), 2.0 * (y * z + w * x), 1.0 - 2.0 * (x * x + y * y))
