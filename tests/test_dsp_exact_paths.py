@@ -10,6 +10,7 @@ import numpy as np
 
 from sensorkit.dsp.base import rotate
 from sensorkit.dsp.calibration import _LONG_ROWS, CalibrationSettings, MountingCalibration, _rotate_long
+from sensorkit.dsp.filters import BlockMean
 from sensorkit.dsp.posture import PostureSettings, TrunkPosture, _rotation
 from sensorkit.model import Placement
 from sensorkit.sources.simulator.profile import rotation_from_rpy_deg
@@ -57,3 +58,13 @@ def test_lean_is_the_tilt_of_the_third_row_of_the_estimates_rotation() -> None:
         assert out.lean_deg.tobytes() == np.degrees(np.arctan2(-g[:1], np.hypot(g[1:2], g[2:3]))).tobytes()
         assert out.lateral_deg.tobytes() == np.degrees(np.arctan2(g[1:2], g[2:3])).tobytes()
 
+
+def test_block_means_are_the_plain_group_means_at_any_block_size() -> None:
+    rng = np.random.default_rng(5)
+    rows = rng.normal(size=(8 * 700 + 5, 7)) * rng.choice([1e-3, 1.0, 300.0], size=(1, 7))
+    plain = rows[:8 * 700].reshape(-1, 8, 7).mean(axis=1)
+    for size in (1, 7, 8, 13, 16, 8 * 64, 1000, len(rows)):  # one group, a few, many (strided adds)
+        bm = BlockMean(8, 7)
+        out = np.concatenate([bm(rows[k:k + size, :1], rows[k:k + size, 1:])
+                              for k in range(0, len(rows), size)])
+        assert out.tobytes() == plain.tobytes(), size

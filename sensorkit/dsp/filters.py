@@ -91,43 +91,44 @@ class BlockMean:
     def __init__(self, factor: int, width: int) -> None:
         self.factor = max(int(factor), 1)
         self.width = width
-        self._pending = np.empty((0, width))
+        self._divisor = float(self.factor)  # numpy converts an int divisor per call
+        self._none = np.empty((0, width))  # shared: no group completed, nothing pending
+        self._none.flags.writeable = False
+        self._pending = self._none
 
     def reset(self) -> None:
-        self._pending = np.empty((0, self.width))
+        self._pending = self._none
 
     def __call__(self, *columns: F64) -> F64:
         """The means of all groups completed by the new samples: shape ``(groups, width)``.
 
-        ``columns`` are (n,) or (n, k) pieces laid side by side into ``width`` columns, stacked
-        once with what is pending from earlier blocks.
+        ``columns`` are (n, k) pieces laid side by side into ``width`` columns, after what is
+        pending from earlier blocks. Groups are summed in order, first sample to last, then
+        divided by ``factor``: ``rows.reshape(-1, factor, width).mean(axis=1)``, to the bit.
         """
-        p = self._pending.shape[0]
-        x = np.empty((p + columns[0].shape[0], self.width))
-        x[:p] = self._pending
-        c = 0
-        for col in columns:
-            if col.ndim == 1:
-                x[p:, c] = col
-                c += 1
-            else:
-                x[p:, c:c + col.shape[1]] = col
-                c += col.shape[1]
-        if self.factor == 1:
-            return x
-        m = (x.shape[0] // self.factor) * self.factor
-        self._pending = x[m:].copy()
-        if m == 0:
-            return np.empty((0, self.width))
+        x = np.concatenate(columns, axis=1)
+        if self._pending.shape[0]:
+            x = np.concatenate((self._pending, x))
         f = self.factor
+        if f == 1:
+            return x
+        n = x.shape[0]
+        m = n - n % f
+        self._pending = x[m:].copy() if m < n else self._none
+        if m == 0:
+            return self._none
         if m >= 64 * f:
             # Many groups (big blocks): the reduction's iterator over the middle axis costs ~30
             # instructions a value; ``factor`` strided adds make the same sequential sums (the
-            # same bits) for a fraction. One group (live blocks): the reduction is cheaper.
+            # same bits) for a fraction.
             total = x[0:m:f] + x[1:m:f]
             for k in range(2, f):
                 total += x[k:m:f]
-            return total / f
-        # ndarray.mean's Python wrapper costs more than the sums at live block sizes (one group);
-        # a sum along the middle axis then a division is what it computes (same bits).
-        return np.add.reduce(x[:m].reshape(-1, f, self.width), axis=1) / f
+            return total / self._divisor
+        if m == f:
+            # One group (live blocks): the rows' sum along the first axis adds them in the same
+            # order as the middle-axis reduction, without the reshape and for fewer instructions.
+            return np.add.reduce(x[:f], 0, keepdims=True) / self._divisor
+        # ndarray.mean's Python wrapper costs more than the sums at live block sizes; a sum along
+        # the middle axis then a division is what it computes (same bits).
+        return np.add.reduce(x[:m].reshape(-1, f, self.width), axis=1) / self._divisor

@@ -127,7 +127,7 @@ class TrunkPosture:
 
     def update(self, time_s: F64, acc_bf_g: F64, gyr_bf_dps: F64 | None) -> LeanSeries:
         gyr = gyr_bf_dps if gyr_bf_dps is not None else np.zeros_like(acc_bf_g)
-        dec = self._mean(time_s, acc_bf_g, gyr)
+        dec = self._mean(time_s[:, None], acc_bf_g, gyr)
         m = dec.shape[0]
         if m == 0:
             return LeanSeries(np.empty(0), np.empty(0), np.empty(0))
