@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sensorkit.dsp.base import rotate
-from sensorkit.dsp.calibration import _LONG_ROWS, CalibrationSettings, MountingCalibration, _rotate_long
+from sensorkit.dsp.base import _LONG_ROWS, _rotate_broadcast, _rotate_long
+from sensorkit.dsp.calibration import CalibrationSettings, MountingCalibration
 from sensorkit.dsp.filters import BlockMean
 from sensorkit.dsp.posture import PostureSettings, TrunkPosture, _rotation
 from sensorkit.model import Placement
@@ -19,17 +19,17 @@ from tests.test_dsp_helpers import sim_run
 FS = 200.0
 
 
-def test_long_blocks_are_rotated_to_the_bits_of_rotate() -> None:
+def test_long_blocks_are_rotated_to_the_bits_of_the_broadcast_rotation() -> None:
     rng = np.random.default_rng(3)
     r = rotation_from_rpy_deg(10.0, -20.0, 40.0)
     for n in (_LONG_ROWS, 1000, 4001):
         v = rng.normal(size=(n, 3)) * rng.choice([1e-3, 1.0, 300.0], size=(n, 1))
-        assert _rotate_long(v, r).tobytes() == rotate(v, r).tobytes()
+        assert _rotate_long(v, r).tobytes() == _rotate_broadcast(v, r).tobytes()
         both = np.stack([v, 2.0 * v])
-        assert _rotate_long(both, r).tobytes() == rotate(both, r).tobytes()
+        assert _rotate_long(both, r).tobytes() == _rotate_broadcast(both, r).tobytes()
         held = np.column_stack([np.arange(n), v, -v])  # t, acc, gyr rows as the calibration holds them
         rows = held[:, 1:7].reshape(n, 2, 3).swapaxes(0, 1)
-        assert _rotate_long(rows, r).tobytes() == rotate(np.stack([v, -v]), r).tobytes()
+        assert _rotate_long(rows, r).tobytes() == _rotate_broadcast(np.stack([v, -v]), r).tobytes()
 
 
 def test_the_standing_reference_is_the_row_mean_of_a_still_window() -> None:

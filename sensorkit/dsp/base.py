@@ -151,14 +151,42 @@ def rotate(v: F64, r: F64) -> F64:
 
     ``v`` is (n, 3), or (k, n, 3) to turn several blocks in one pass. A BLAS matrix product
     may pick a different kernel (and rounding) for 1 row than for 1000, which would break
-    "chunked == batch" bit for bit.
+    "chunked == batch" bit for bit. Both ways below compute each row as
+    ``(r[i, 0] * x + r[i, 1] * y) + r[i, 2] * z`` with separate ufuncs (no fused multiply-add),
+    so they give the same bits; which is cheaper depends on the number of rows.
     """
-    # Row i of the transposed result is (r[i, 0] * x + r[i, 1] * y) + r[i, 2] * z, as separate
-    # ufuncs (no fused multiply-add; a product is the same whichever operand comes first).
+    return _rotate_long(v, r) if v.shape[-2] >= _LONG_ROWS else _rotate_broadcast(v, r)
+
+
+_LONG_ROWS = 256
+"""Blocks of this many rows or more are rotated by ``_rotate_long`` (the cheaper way from ~200)."""
+
+
+def _rotate_broadcast(v: F64, r: F64) -> F64:
+    """``rotate`` in a few broadcast products: the fewest numpy calls, for live blocks of a few rows."""
     # Built as (..., 3, n) so every inner loop runs along the n samples, then laid out as (..., n, 3).
     vt = v.swapaxes(-1, -2)
     out = r[:, 0:1] * vt[..., 0:1, :] + r[:, 1:2] * vt[..., 1:2, :] + r[:, 2:3] * vt[..., 2:3, :]
     return np.ascontiguousarray(out.swapaxes(-1, -2))
+
+
+def _rotate_long(v: F64, r: F64) -> F64:
+    """``rotate`` for long blocks (rows of 3, or stacked (k, n, 3)), the same bits.
+
+    ``_rotate_broadcast``'s products and transposed copy cost ~150 instructions a row. Here the
+    rows are copied once into contiguous x, y, z columns, each body axis is summed from
+    scalar-times-column products in the same order, ``(r0 * x + r1 * y) + r2 * z``, and
+    written straight into the (n, 3) result: ~50 a row, but ~100 k a call, more than
+    ``_rotate_broadcast`` costs a live block.
+    """
+    x, y, z = np.ascontiguousarray(v.reshape(-1, 3).T)
+    out = np.empty((x.shape[0], 3))
+    out_cols = out.T
+    for i, (r0, r1, r2) in enumerate(r.tolist()):
+        s = x * r0
+        s += y * r1
+        np.add(s, z * r2, out=out_cols[i])
+    return out.reshape(v.shape)
 
 
 def split_at_gaps(t: F64, last_t: float | None, max_dt_s: float) -> list[int]:

@@ -117,29 +117,6 @@ def _sequential_means(rows: F64) -> F64:
     return np.add.accumulate(rows, axis=1)[:, -1] / rows.shape[1]
 
 
-_LONG_ROWS = 256
-"""Blocks of this many rows or more are rotated by ``_rotate_long`` (the cheaper way from ~200)."""
-
-
-def _rotate_long(v: F64, r: F64) -> F64:
-    """``rotate(v, r)`` (rows of 3, or stacked (k, n, 3)), the same bits, for long blocks.
-
-    ``rotate``'s broadcast products and transposed copy cost ~150 instructions a row. Here the
-    rows are copied once into contiguous x, y, z columns, each body axis is summed from
-    scalar-times-column products in ``rotate``'s order, ``(r0 * x + r1 * y) + r2 * z``, and
-    written straight into the (n, 3) result: ~50 a row, but ~100 k a call, more than
-    ``rotate`` costs a live block.
-    """
-    x, y, z = np.ascontiguousarray(v.reshape(-1, 3).T)
-    out = np.empty((x.shape[0], 3))
-    out_cols = out.T
-    for i, (r0, r1, r2) in enumerate(r.tolist()):
-        s = x * r0
-        s += y * r1
-        np.add(s, z * r2, out=out_cols[i])
-    return out.reshape(v.shape)
-
-
 def _angle_deg(a: F64 | Sequence[float], b: F64) -> float:
     """Angle between two 3-vectors (plain floats: called once a window, numpy is slower)."""
     ax, ay, az = (float(v) for v in a)
@@ -293,11 +270,10 @@ class MountingCalibration:
         """
         r = cals[-1].sf_to_bf if cals else self.rotation
         assert r is not None
-        turn = _rotate_long if t.shape[0] >= _LONG_ROWS else rotate
         if not with_gyro:
-            return CalibratedBlock(t, turn(both[0], r), None, cals, restart)
+            return CalibratedBlock(t, rotate(both[0], r), None, cals, restart)
         # Both in one pass: on a live block of a few rows the numpy calls, not the rows, cost.
-        bf = turn(both, r)
+        bf = rotate(both, r)
         return CalibratedBlock(t, bf[0], bf[1], cals, restart)
 
     def _accumulate(self, both: F64) -> None:
