@@ -42,4 +42,13 @@ def test_replaying_it_through_the_live_pipeline_reproduces_every_recorded_metric
     for table in TABLES:
         want = recorded.records(table)
         got = [x for x in sink.items if type(x) is type(want[0])] if want else []
-        assert got == want, table
+        # At maximum speed the replay re-cuts the samples on a 1-s grid: two sensors' events
+        # then interleave differently, each sensor's own records come in the same order.
+        assert _per_sensor(got) == _per_sensor(want), table
+
+
+def _per_sensor(records: list[object]) -> dict[str, list[object]]:
+    out: dict[str, list[object]] = {}
+    for r in records:
+        out.setdefault(getattr(r, "sensor_id", ""), []).append(r)
+    return out

@@ -32,3 +32,7 @@ class Contact:
     """Peak-to-peak vertical excursion of the pod over this step (lower back)."""
     side_confidence: float = 0.0
     """0..1, how sure the detector is about ``side`` (1 for a shoe pod)."""
+    announced_only: bool = False
+    """Not a contact: an IC the detector announced as open (final) whose stance was then
+    rejected or cut by a gap. Fusion may already have ended a step there, so it stays a
+    boundary for the steps around it (block invariance), but is no step itself."""

@@ -152,6 +152,8 @@ class FootStepDetector:
         self._last_ic: float | None = None
 
     def gap(self) -> list[Contact]:
+        # The stance in progress loses its TC, not its IC: it was final (see open_ics_s).
+        out = [] if self._stance is None else [self._ic_only(self._stance)]
         self.health.gaps += 1
         self._fir.reset()
         end = self._raw.end
@@ -165,10 +167,15 @@ class FootStepDetector:
         self._pending_ic = None
         self._stance = None
         self._last_ic = None
-        return []
+        return out
 
     def open_ics_s(self) -> list[float]:
-        """The IC of the stance in progress: final, though its contact waits for TC."""
+        """The IC of the stance in progress: final, though its contact waits for TC.
+
+        Final means it is released whatever follows: a stance whose TC is implausible or cut
+        by a gap still comes out, as ``Contact(announced_only=True)``, so fusion, which ends
+        the previous step at this IC before TC is known, never used an IC that later vanished.
+        """
         return [] if self._stance is None else [self._stance[0]]
 
     def watermark_s(self) -> float | None:
@@ -316,6 +323,7 @@ class FootStepDetector:
         x = self._filt.view(lo, swing_idx + 1)[:, 0]
         if x.shape[0] < 3 or float(x.max()) < s.push_off_min_dps:
             self.health.rejected += 1
+            out.append(self._ic_only((ic, ic_idx, fsa, ms_idx)))
             return
         w = self._raw.view(lo, swing_idx + 1)
         t, g = w[:, 0], w[:, 5]
@@ -335,6 +343,7 @@ class FootStepDetector:
             tc = self._time_at(lo + k - 1 + frac) + s.tc_offset_s
         if not (s.min_contact_s <= tc - ic <= s.max_contact_s):
             self.health.rejected += 1
+            out.append(self._ic_only((ic, ic_idx, fsa, ms_idx)))
             return
         out.append(self._contact(ic, ic_idx, tc, fsa))
 
@@ -362,6 +371,10 @@ class FootStepDetector:
         tt = np.concatenate([[ta], t[1:j + 1], [tb]])
         gg = np.concatenate([[ga], g[1:j + 1], [gb]])
         return float(np.sum(0.5 * (gg[1:] + gg[:-1]) * np.diff(tt)))
+
+    def _ic_only(self, stance: tuple[float, int, float | None, int]) -> Contact:
+        """A stance without a plausible TC: its announced IC, marked as no contact."""
+        return Contact(ic_s=stance[0], tc_s=None, side=self.side, side_confidence=1.0, announced_only=True)
 
     def _contact(self, ic: float, ic_idx: int, tc: float, fsa: float | None) -> Contact:
         s = self.settings

@@ -90,6 +90,15 @@ class StepFusion:
         self.rejected = 0
 
     @property
+    def last_ic_s(self) -> float | None:
+        """IC of the last step released (None: none yet)."""
+        return self._last_ic
+
+    def first_pending_ic_s(self) -> float:
+        """IC of the earliest touchdown not yet released (inf: none)."""
+        return self._pending[0].ic_s if self._pending else float("inf")
+
+    @property
     def pending(self) -> bool:
         """Whether any touchdown waits to be released (else ``release`` has nothing to do)."""
         return bool(self._pending)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from collections.abc import Collection
 from statistics import fmean, median
@@ -36,8 +37,20 @@ def window_cadence_spm(steps: list[StepMetrics], lo_s: float, hi_s: float) -> fl
     return 60.0 * cycles / covered if covered > 0 else None
 
 
+def _upto(times: deque[float], values: deque[float], now_s: float) -> Collection[float]:
+    """The values whose (ascending) times are at or before ``now_s``."""
+    n = len(times)
+    k = n
+    while k and times[k - 1] > now_s:
+        k -= 1
+    return values if k == n else list(itertools.islice(values, k))
+
+
 class RollingWindow:
     """Keeps recent steps, lean and speed readings; ``emit(now)`` summarises the window.
+
+    ``emit(now)`` uses only what happened up to ``now``, whatever was added after it, so a
+    summary does not depend on how far the data had been processed when it was made.
 
     Every runner emits on the same tick of data time, so ``emit`` is one pass over the window's
     steps rather than a pass per field (the means are still ``fmean``'s exact sums).
@@ -53,6 +66,7 @@ class RollingWindow:
         self._lateral_t: deque[float] = deque()  # only the readings that have a lateral lean
         self._lateral_deg: deque[float] = deque()
         self._speed: deque[SpeedSample] = deque()
+        self._distance: deque[tuple[float, float]] = deque()  # (time, distance then) per reading
         self._distance_m = 0.0
         self._last_speed: SpeedSample | None = None
         self._source_distance = False
@@ -78,6 +92,7 @@ class RollingWindow:
                 self._distance_m += 0.5 * (s.speed_mps + self._last_speed.speed_mps) * dt
         self._last_speed = s
         self._speed.append(s)
+        self._distance.append((s.time_s, self._distance_m))
 
     def _trim(self, lo: float) -> None:
         steps, lean_t, lateral_t, speed = self._steps, self._lean_t, self._lateral_t, self._speed
@@ -91,6 +106,9 @@ class RollingWindow:
             self._lateral_deg.popleft()
         while speed and speed[0].time_s <= lo:
             speed.popleft()
+        distance = self._distance
+        while len(distance) > 1 and distance[1][0] <= lo:  # keep the last reading before the window
+            distance.popleft()
 
     def emit(self, now_s: float) -> RollingMetrics:
         lo = now_s - self.window_s
@@ -130,17 +148,24 @@ class RollingWindow:
             return 100.0 * classes[c] / classified if classified else None
 
         left_ms, right_ms = sum(left), sum(right)
-        speeds = [s.speed_mps for s in self._speed if s.speed_mps is not None]
+        speeds = [s.speed_mps for s in self._speed if s.speed_mps is not None and s.time_s <= now_s]
+        distance_m: float | None = None
+        for t, d in reversed(self._distance):
+            if t <= now_s:
+                distance_m = d
+                break
+        lean = _upto(self._lean_t, self._lean_deg, now_s)
+        lateral = _upto(self._lateral_t, self._lateral_deg, now_s)
         moving = bool(steps) and now_s - steps[-1].time_s <= self.moving_timeout_s + 1.0
         return RollingMetrics(
             runner=self.runner, time_s=now_s, window_s=self.window_s, steps=len(steps),
             cadence_spm=window_cadence_spm(steps, lo, now_s), contact_time_ms=_mean(contact),
             flight_time_ms=_mean(flight), duty_factor=_mean(duty), impact_g=_mean(impact),
             loading_rate_gps=_mean(loading), vertical_oscillation_cm=_mean(vo),
-            trunk_lean_deg=_mean(self._lean_deg), lateral_lean_deg=_mean(self._lateral_deg),
+            trunk_lean_deg=_mean(lean), lateral_lean_deg=_mean(lateral),
             balance_left_pct=100.0 * left_ms / (left_ms + right_ms) if left_ms > 0 and right_ms > 0 else None,
             rearfoot_pct=pct(StrikeClass.REARFOOT), midfoot_pct=pct(StrikeClass.MIDFOOT),
             forefoot_pct=pct(StrikeClass.FOREFOOT),
             speed_mps=_mean(speeds),
-            distance_m=self._distance_m if self._last_speed is not None else None,
+            distance_m=distance_m,
             moving=moving)

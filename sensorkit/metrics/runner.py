@@ -7,8 +7,15 @@ the contacts (:mod:`sensorkit.metrics.fusion`) and emits, in data time:
 * ``StepMetrics`` - one per fused step, as soon as the next IC is known (within one step plus
   the detectors' look-ahead, see ``docs/dsp.md``);
 * ``PostureSample`` - trunk lean at ``posture_rate_hz`` (lower-back pod);
-* ``RollingMetrics`` - at every whole second of data time;
+* ``RollingMetrics`` - for every whole second of data time, once every step and lean reading
+  up to that second is final;
 * ``Calibration`` - whenever a pod is (re)calibrated.
+
+Block invariance: the records do not depend on how the samples were cut into blocks (live
+40-ms blocks, a replay's 1-s grid), only on the data. Every decision is taken on facts that
+no later block can change: a pod's watermark is a true lower bound of its future ICs (held
+over gaps, the pod's own last sample while it recalibrates), a step's speed and lean are
+those known up to its own times, and a rolling second is summarised only when final.
 """
 
 from __future__ import annotations
@@ -58,8 +65,18 @@ class _Feed:
     first_s: float | None = None
     last_s: float | None = None
     calibrated: bool = False
+    ever_calibrated: bool = False
+    recalibrating: bool = False
+    """Uncalibrated after a re-clip or a long warm-up: waited for at its last sample only, and
+    the contacts its calibration releases from before ``accept_from_s`` are dropped."""
+    accept_from_s: float = -math.inf
     watermark_s: float | None = None
+    """A lower bound of every IC this pod will still give fusion; held over gaps."""
     open_ics_s: list[float] = field(default_factory=list)
+    announced_s: list[float] = field(default_factory=list)
+    """ICs announced open whose stance was then dropped (see Contact.announced_only)."""
+    lean_until_s: float = -math.inf
+    """Lean readings (posture pods) are final up to here."""
 
 
 class RunnerMetrics:
@@ -81,17 +98,19 @@ class RunnerMetrics:
                                   Side.RIGHT: Placement.RIGHT_FOOT in places}
         keep_s = self.dsp.calibration.max_warmup_s + 4 * self.dsp.back.max_step_s + 5.0
         self._lean = History(3, round(keep_s * self.dsp.posture.ahrs_rate_hz) + 16)  # t, lean, lateral
+        self._lean_last_s = -math.inf
+        self._queued: deque[FusedStep] = deque()  # released by fusion, waiting for their lean
         self._next_posture_s: float | None = None
         self._next_rolling_s: float | None = None
         self._step_times: deque[float] = deque(maxlen=s.cadence_smoothing_steps)
-        self._speed: SpeedSample | None = None
+        self._speeds: deque[SpeedSample] = deque()
         self._now = -math.inf
 
     # -- RecordStage ----------------------------------------------------------------------------
     def update(self, item: BusItem) -> list[Record]:
         if isinstance(item, SpeedSample):
             if item.sensor_id in self.sensors or item.sensor_id.startswith(self.runner.name + "/"):
-                self._speed = item
+                self._add_speed(item)
                 self.rolling.add_speed(item)
             return []
         if not isinstance(item, SampleBlock | Gap):
@@ -102,19 +121,6 @@ class RunnerMetrics:
         out: list[Record] = []
         chain = feed.chain
         res = chain.update(item)
-        # A chain's watermark and open ICs change only when it is updated: read them once here
-        # instead of for every chain on every item.
-        feed.calibrated = chain.calibrated
-        feed.watermark_s = chain.watermark_s()
-        feed.open_ics_s = chain.open_ics_s()
-        info = chain.info
-        for cal in res.calibrations:
-            matrix = tuple(float(v) for v in cal.sf_to_bf.ravel())
-            out.append(Calibration(self.runner.name, info.sensor_id, cal.time_s, matrix, cal.method,
-                                   cal.residual_deg))
-        if res.contacts:
-            out.extend(self._events(info, res.contacts))
-            self.fusion.add(info.placement, res.contacts)
         if isinstance(item, SampleBlock) and len(item):
             end_s = item.end_s
             feed.last_s = end_s
@@ -122,27 +128,110 @@ class RunnerMetrics:
                 feed.first_s = item.start_s
             if end_s > self._now:
                 self._now = end_s
+        # A chain's watermark and open ICs change only when it is updated: read them once here
+        # instead of for every chain on every item.
+        self._mark(feed, res.calibrations[-1].time_s if res.calibrations else None)
+        info = chain.info
+        for cal in res.calibrations:
+            matrix = tuple(float(v) for v in cal.sf_to_bf.ravel())
+            out.append(Calibration(self.runner.name, info.sensor_id, cal.time_s, matrix, cal.method,
+                                   cal.residual_deg))
+        if res.contacts:
+            contacts = res.contacts
+            if any(c.announced_only for c in contacts):
+                # ICs fusion may have seen as open: they stay open ICs (boundaries), never steps.
+                feed.announced_s.extend(c.ic_s for c in contacts if c.announced_only)
+                contacts = [c for c in contacts if not c.announced_only]
+            out.extend(self._events(info, contacts))
+            floor = feed.accept_from_s
+            kept = contacts if floor == -math.inf else [c for c in contacts if c.ic_s >= floor]
+            self.fusion.late += len(contacts) - len(kept)
+            self.fusion.add(info.placement, kept)
         if res.lean:
-            out.extend(self._posture(res.lean_arrays()))
+            lean = res.lean_arrays()
+            out.extend(self._posture(lean, feed.accept_from_s))
+            feed.lean_until_s = max(feed.lean_until_s, float(lean.time_s[-1]))
         # Most live items change nothing fusion could release: skip building its inputs then.
         if self.fusion.pending:
             steps = self.fusion.release(*self._watermarks())
             if steps:
-                out.extend(self._steps(steps))
-        if self._next_rolling_s is None or self._now >= self._next_rolling_s:
-            out.extend(self._rolling())
+                self._queued.extend(steps)
+        if self._queued:
+            out.extend(self._steps())
+        out.extend(self._rolling())
         return out
 
     def finish(self) -> list[Record]:
         out: list[Record] = []
         for chain in self.chains.values():
             res = chain.update(Gap(chain.info.sensor_id, self._now, self._now, "end of stream"))
-            out.extend(self._events(chain.info, res.contacts))
-            self.fusion.add(chain.info.placement, res.contacts)
-        out.extend(self._steps(self.fusion.release(None)))
+            contacts = [c for c in res.contacts if not c.announced_only]
+            out.extend(self._events(chain.info, contacts))
+            self.fusion.add(chain.info.placement, contacts)
+        self._queued.extend(self.fusion.release(None))
+        out.extend(self._steps(final=True))
+        out.extend(self._rolling(final=True))
         return out
 
     # -- pieces ---------------------------------------------------------------------------------
+    def _mark(self, feed: _Feed, calibrated_at_s: float | None) -> None:
+        """A feed's marks after its chain's update: facts that no later block can change.
+
+        An uncalibrated pod holds its samples back and releases them when it calibrates, so its
+        watermark is the oldest held sample - for the first ``max_warmup_s`` of its data only.
+        After that, or after a re-clip, it would hold fusion back too long: it is then waited
+        for at its last sample, and of what its calibration releases only contacts from the
+        calibration on count (the calibration time is in the data, not in the cut).
+        """
+        chain = feed.chain
+        calibrated = chain.calibrated
+        held = feed.watermark_s
+        if not calibrated:
+            if feed.ever_calibrated or (feed.first_s is not None and feed.last_s is not None
+                                        and feed.last_s - feed.first_s > self.dsp.calibration.max_warmup_s):
+                feed.recalibrating = True
+        elif feed.recalibrating:
+            feed.recalibrating = False
+            if calibrated_at_s is not None:
+                feed.accept_from_s = max(calibrated_at_s, held if held is not None else -math.inf)
+            elif held is not None:
+                feed.accept_from_s = held
+        feed.calibrated = calibrated
+        if calibrated:
+            feed.ever_calibrated = True
+        w = feed.last_s if feed.recalibrating else chain.watermark_s()
+        if w is None:
+            w = held  # after a gap the detectors restart on later samples: the old mark holds
+        elif held is not None and held > w:
+            w = held
+        if w is not None and w < feed.accept_from_s:
+            w = feed.accept_from_s
+        feed.watermark_s = w
+        if feed.recalibrating:
+            feed.open_ics_s = []
+            if feed.last_s is not None and feed.lean_until_s < feed.last_s:
+                feed.lean_until_s = feed.last_s  # later lean from before accept_from_s is dropped
+        else:
+            ics = chain.open_ics_s()
+            floor = feed.accept_from_s
+            feed.open_ics_s = ics if floor == -math.inf else [t for t in ics if t >= floor]
+            if not calibrated and w is not None and w > feed.lean_until_s:
+                feed.lean_until_s = w  # held samples (and their lean) start there
+
+    def _add_speed(self, item: SpeedSample) -> None:
+        speeds = self._speeds
+        speeds.append(item)
+        keep_from = item.time_s - 2.0 * self.dsp.calibration.max_warmup_s - self.settings.speed_max_age_s
+        while len(speeds) > 1 and speeds[1].time_s <= keep_from:
+            speeds.popleft()
+
+    def _speed_at(self, time_s: float) -> SpeedSample | None:
+        """The latest speed reading at or before ``time_s`` (what was known when it happened)."""
+        for s in reversed(self._speeds):
+            if s.time_s <= time_s:
+                return s
+        return None
+
     def _watermarks(self) -> tuple[float, dict[Side, float], dict[Placement, list[float]]]:
         """What fusion may rely on.
 
@@ -158,9 +247,6 @@ class RunnerMetrics:
             last = feed.last_s
             if last is None or last < live_since:
                 continue
-            first = feed.first_s  # set with last_s
-            if not feed.calibrated and first is not None and now - first > self.dsp.calibration.max_warmup_s:
-                continue  # a pod that does not calibrate is not waited for forever
             w = feed.watermark_s
             if w is None:
                 continue
@@ -170,6 +256,11 @@ class RunnerMetrics:
                 shoes[feed.shoe] = w
             if feed.open_ics_s:
                 open_ics.setdefault(feed.chain.placement, []).extend(feed.open_ics_s)
+            if feed.announced_s:
+                done = self.fusion.last_ic_s
+                if done is not None and feed.announced_s[0] <= done:
+                    feed.announced_s = [t for t in feed.announced_s if t > done]
+                open_ics.setdefault(feed.chain.placement, []).extend(feed.announced_s)
         return (wm if wm < math.inf else live_since), shoes, open_ics
 
     def _events(self, info: SensorInfo, contacts: list[Contact]) -> list[Record]:
@@ -182,11 +273,20 @@ class RunnerMetrics:
                                      info.sensor_id, info.placement))
         return out
 
-    def _posture(self, lean: LeanSeries) -> list[Record]:
+    def _posture(self, lean: LeanSeries, accept_from_s: float) -> list[Record]:
         out: list[Record] = []
         period = 1.0 / self.settings.posture_rate_hz
         t = lean.time_s
-        self._lean.append_parts(t, lean.lean_deg, lean.lateral_deg)
+        # Step lean reads a time-ordered history: lean released late by a recalibration (from
+        # before accept_from_s, or older than what is held) is left out of it.
+        lo = max(accept_from_s, self._lean_last_s)
+        if float(t[0]) > lo:
+            self._lean.append_parts(t, lean.lean_deg, lean.lateral_deg)
+            self._lean_last_s = float(t[-1])
+        elif float(t[-1]) > lo:
+            k = int(np.searchsorted(t, lo, side="right"))
+            self._lean.append_parts(t[k:], lean.lean_deg[k:], lean.lateral_deg[k:])
+            self._lean_last_s = float(t[-1])
         if self._next_posture_s is None:
             self._next_posture_s = math.ceil(float(t[0]) / period) * period
         # One sample per tick: the first AHRS output at or after each tick.
@@ -207,9 +307,32 @@ class RunnerMetrics:
         a, b = np.searchsorted(held[:, 0], [t0, t1])
         return float(held[a:b, 1].mean()) if b > a else None
 
-    def _steps(self, steps: list[FusedStep]) -> list[Record]:
+    def _lean_until(self) -> float:
+        """Lean readings up to here are final (every live posture pod has reached it)."""
+        until = math.inf
+        live_since = self._now - self.settings.stale_s
+        for feed in self._feeds.values():
+            if feed.chain.posture is None or feed.last_s is None or feed.last_s < live_since:
+                continue
+            if feed.lean_until_s < until:
+                until = feed.lean_until_s
+        return until
+
+    def _steps(self, final: bool = False) -> list[Record]:
+        """Steps fusion released, each once the lean over it is final (it usually is)."""
         out: list[Record] = []
-        for fs in steps:
+        queued = self._queued
+        until = math.inf if final else self._lean_until()
+        while queued:
+            fs = queued[0]
+            if fs.next_ic_s is not None:
+                lean_end = fs.next_ic_s
+            else:
+                ic = fs.touchdown.ic_s
+                lean_end = ic + (ic - fs.prev_ic_s if fs.prev_ic_s is not None else 0.35)
+            if lean_end > until:
+                break
+            queued.popleft()
             out.append(self._step_metrics(fs))
         return out
 
@@ -238,9 +361,9 @@ class RunnerMetrics:
         strike = shoe.strike_angle_deg if shoe is not None else None
         lean_end = fs.next_ic_s if fs.next_ic_s is not None else ic + (step_time or 0.35)
         speed = None
-        if self._speed is not None and self._speed.speed_mps is not None and \
-                abs(self._speed.time_s - ic) <= self.settings.speed_max_age_s:
-            speed = self._speed.speed_mps
+        known = self._speed_at(ic)
+        if known is not None and known.speed_mps is not None and ic - known.time_s <= self.settings.speed_max_age_s:
+            speed = known.speed_mps
         step = StepMetrics(
             runner=self.runner.name, time_s=ic, side=side, step_time_s=step_time, cadence_spm=cadence,
             cadence_smooth_spm=smooth, contact_time_ms=contact, flight_time_ms=flight, duty_factor=duty,
@@ -258,13 +381,25 @@ class RunnerMetrics:
             return contacts.get(Placement.LEFT_FOOT if side is Side.LEFT else Placement.RIGHT_FOOT)
         return contacts.get(Placement.LOWER_BACK)
 
-    def _rolling(self) -> list[Record]:
+    def _final_until(self) -> float:
+        """Every step and lean reading up to here is final (rolling seconds wait for it)."""
+        wm, _, _ = self._watermarks()
+        first = self.fusion.first_pending_ic_s()
+        if self._queued:
+            first = min(first, self._queued[0].touchdown.ic_s)
+        # A contact joining a touchdown can move its IC earlier by the match tolerance.
+        return min(wm, first - self.settings.match_tolerance_s, self._lean_until())
+
+    def _rolling(self, final: bool = False) -> list[Record]:
         if self._now == -math.inf:
             return []
+        # Second k is summarised once everything up to k is final (at the end: up to the data).
+        until = math.nextafter(self._now, math.inf) if final else min(self._now, self._final_until())
         if self._next_rolling_s is None:
-            self._next_rolling_s = float(math.floor(self._now) + 1)
+            firsts = [f.first_s for f in self._feeds.values() if f.first_s is not None]
+            self._next_rolling_s = float(math.floor(min(firsts)) + 1)
         out: list[Record] = []
-        while self._now >= self._next_rolling_s:
+        while until > self._next_rolling_s:
             out.append(self.rolling.emit(self._next_rolling_s))
             self._next_rolling_s += 1.0
         return out
