@@ -32,7 +32,7 @@ from sensorkit.pipeline.contracts import RecordStage, Sink
 from sensorkit.pipeline.session import Session, SessionStats
 from sensorkit.sources.base import Source
 from sensorkit.sources.phone.factory import build_phone_source
-from sensorkit.sources.replay import ReplaySource
+from sensorkit.sources.replay import ReplaySource, replay_block_s
 from sensorkit.store.influx.sink import InfluxSink
 from sensorkit.store.recording import RecordingReader
 from sensorkit.store.recording.sink import RecordingSink
@@ -114,7 +114,7 @@ def assemble(cfg: Config, mode: Mode, *, speed: float = 1.0, replay: Path | None
         info = SessionInfo(f"replay-{recorded.session_id}", recorded.start_unix_s, recorded.runners,
                            recorded.sensors, sensorkit.__version__,
                            {**recorded.notes, "replay_of": str(replay)})
-        sources: list[Source] = [ReplaySource(reader, speed=speed)]
+        sources: list[Source] = [ReplaySource(reader, speed=speed, block_s=replay_block_s(speed))]
     else:
         sources = _live_sources(cfg, mode, speed, clock)
         sensors = tuple(s for src in sources for s in src.sensors)

@@ -2,8 +2,8 @@
 
 Each sensor's samples are cut every ``block_s`` seconds of host time and at every recorded gap,
 and merged with the gap, speed and health rows by the time each item became known live (a block
-at its last sample, a gap at its end, a reading at its time; ties: gap, block, speed, health,
-then sensor, then position).
+at its last sample, a gap half way through its hole, a reading at its time; ties: gap, block,
+speed, health, then sensor, then position).
 
 Each source of rows (one per sensor, one for the records) is already in that order, so the
 whole order is their k-way merge; it is made a window at a time with numpy, and equals sorting
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -83,6 +83,17 @@ class SortedRows:
         return out
 
 
+def gap_cut_s(gap: Any) -> float:
+    """Where a gap cuts its sensor's samples, and when it counts as known: half way through it.
+
+    A gap's ends are its neighbouring samples' times only up to rounding and clock-drift
+    correction (a start 3e-15 s before the last sample, an end 1e-6 s after the next one, seen
+    on drifting pods), so cutting at either end could put a sample on the wrong side; the
+    middle of the hole (at least one sample period) has none near it.
+    """
+    return float(gap.start_s) + 0.5 * max(float(gap.end_s) - float(gap.start_s), 0.0)
+
+
 def _cell(x: float, block_s: float) -> int | None:
     return math.floor(x / block_s) if math.isfinite(x / block_s) else None
 
@@ -92,14 +103,14 @@ class StreamBlocks:
 
     A window's last block may go on in the next window, so it is held back (the next window
     starts at it); the cuts then equal those of the whole range at once: a grid edge cuts
-    before the first sample at or after it, a gap before the first sample after its start.
+    before the first sample at or after it, a gap before the first sample after its middle.
     """
 
     def __init__(self, reader: RecordingReader, sensor_id: str, src: int, i0: int, i1: int, block_s: float,
-                 gap_starts_s: NDArray[np.float64], window_samples: int) -> None:
+                 gap_cuts_s: NDArray[np.float64], window_samples: int) -> None:
         self.reader, self.sensor_id, self.src = reader, sensor_id, src
         self.j, self.i1, self.block_s = i0, i1, block_s
-        self.gap_starts_s = gap_starts_s
+        self.gap_cuts_s = gap_cuts_s
         self.window_samples = window_samples
         self.carry = -math.inf
         """Latest key so far: keys are a running maximum (per-sensor order survives a clock step back)."""
@@ -134,7 +145,7 @@ class StreamBlocks:
 
     def _cuts(self, t: NDArray[np.float64]) -> NDArray[np.int64]:
         parts = [np.array([0, len(t)], np.int64), np.searchsorted(t, self._edges(t), side="left"),
-                 np.searchsorted(t, self.gap_starts_s, side="right")]
+                 np.searchsorted(t, self.gap_cuts_s, side="right")]
         return np.unique(np.concatenate(parts)).astype(np.int64)
 
     def _edges(self, t: NDArray[np.float64]) -> NDArray[np.float64]:

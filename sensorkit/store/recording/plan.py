@@ -8,7 +8,9 @@ Two ways to cut and order them, both computed from the recording alone (never fr
   the live run bit for bit.
 * **on a grid** (``block_s`` seconds, and for recordings without a usable order log): every
   sensor's samples cut at multiples of ``block_s`` on the host timeline and at every recorded
-  gap; items ordered by the time they became known live (see :mod:`.grid`).
+  gap; items ordered by the time they became known live (see :mod:`.grid`). The metrics stage
+  is block-invariant, so this gives the live run's records too (``tests/test_replay*.py``),
+  at a fraction of the per-item cost: a replay at maximum speed uses a 1-s grid.
 
 Samples or rows the order log does not cover (the last moments before a crash) are appended
 in grid order, so nothing recorded is left out.
@@ -32,7 +34,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sensorkit.model import Gap, SampleBlock, SensorHealth, SpeedSample
-from sensorkit.store.recording.grid import Rows, SortedRows, StreamBlocks, merge, sort_order
+from sensorkit.store.recording.grid import Rows, SortedRows, StreamBlocks, gap_cut_s, merge, sort_order
 from sensorkit.store.recording.layout import ORDER_BLOCK, ORDER_GAP, ORDER_HEALTH, ORDER_SPEED
 from sensorkit.store.recording.reader import RecordingReader
 
@@ -194,7 +196,7 @@ class ReplayPlan:
 
     @staticmethod
     def _record_key(kind: int, rec: Any) -> float:
-        return float(rec.end_s if kind == GAP else rec.time_s)
+        return gap_cut_s(rec) if kind == GAP else float(rec.time_s)
 
     def _window(self, rows: Rows, records: list[Any], chunks: dict[int, tuple[int, SampleBlock]]) -> PlanWindow:
         release = np.where(np.isnan(rows.key), -np.inf, rows.key)
@@ -278,7 +280,7 @@ class ReplayPlan:
 
     def _grid(self, block_s: float, first_sample: dict[str, int], feeds: dict[int, _Feed]) -> Iterator[PlanWindow]:
         """Samples from ``first_sample`` on and the feeds' remaining rows, in grid order."""
-        gap_starts = self._gap_starts()
+        gap_cuts = self._gap_cuts()
         sources: list[Any] = []
         for sid, p in self.pos.items():
             if sid in self.ranges:
@@ -286,7 +288,7 @@ class ReplayPlan:
                 i0 = max(i0, first_sample.get(sid, 0))
                 if i1 > i0:
                     sources.append(StreamBlocks(self.reader, sid, p, i0, i1, block_s,
-                                                gap_starts.get(sid, np.zeros(0)), self.window_samples))
+                                                gap_cuts.get(sid, np.zeros(0)), self.window_samples))
         record_rows, fetch = self._record_rows(feeds)
         sources.append(SortedRows(record_rows, self.window_items))
         sids = list(self.pos)
@@ -300,14 +302,14 @@ class ReplayPlan:
                 chunks[p] = (c0, self.reader.block(sids[p], c0, int(rows.b[m][-1])))
             yield self._window(rows, records, chunks)
 
-    def _gap_starts(self) -> dict[str, NDArray[np.float64]]:
-        """Start times of every recorded gap, per sensor: the grid cuts there too."""
-        starts: dict[str, list[float]] = {}
+    def _gap_cuts(self) -> dict[str, NDArray[np.float64]]:
+        """Where every recorded gap cuts its sensor's samples (:func:`.grid.gap_cut_s`)."""
+        cuts: dict[str, list[float]] = {}
         if GAP in self.kinds:
             for batch in self.reader.iter_records(Gap, RECORD_BATCH_ROWS):
                 for g in batch:
-                    starts.setdefault(g.sensor_id, []).append(g.start_s)
-        return {sid: np.asarray(v, dtype=np.float64) for sid, v in starts.items()}
+                    cuts.setdefault(g.sensor_id, []).append(gap_cut_s(g))
+        return {sid: np.asarray(v, dtype=np.float64) for sid, v in cuts.items()}
 
     def _record_rows(self, feeds: dict[int, _Feed]) -> tuple[Rows, Any]:
         """The feeds' remaining rows in grid order, and ``fetch(kind, row)`` for their records.
