@@ -67,6 +67,8 @@ class Assembly:
     clock: HostClock
     recording_path: Path | None = None
     stats: _SessionStats = field(default_factory=_SessionStats)
+    wake_quantum_s: float = 0.0
+    """The event loop's poll quantum (:mod:`sensorkit.pipeline.wakeups`): live sessions only."""
 
     def session(self) -> Session:
         """The session, built once; sinks that show counters read this one."""
@@ -136,7 +138,8 @@ def assemble(cfg: Config, mode: Mode, *, speed: float = 1.0, replay: Path | None
         sinks.append(audio)
     if cfg.influx.enabled:
         sinks.append(InfluxSink(cfg.influx, info))
-    assembly = Assembly(info, sources, stages, sinks, clock, recording_path)
+    assembly = Assembly(info, sources, stages, sinks, clock, recording_path,
+                        wake_quantum_s=cfg.session.wake_quantum_ms / 1e3 if real_time else 0.0)
     stats = assembly.stats
     if cfg.mqtt.enabled:
         sinks.append(MqttSink(cfg.mqtt, runners=[r.name for r in info.runners], session_id=info.session_id,

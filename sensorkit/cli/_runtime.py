@@ -10,6 +10,7 @@ from sensorkit.compose import Assembly
 from sensorkit.pipeline.gc_pauses import freeze_startup_objects
 from sensorkit.pipeline.session import SessionStats
 from sensorkit.pipeline.signals import run_with_signals
+from sensorkit.pipeline.wakeups import loop_factory
 
 log = logging.getLogger("sensorkit")
 
@@ -21,7 +22,8 @@ def execute(assembly: Assembly) -> int:
         freeze_startup_objects()  # one session per process: keep full collections short
         return await assembly.session().run(stop)
 
-    stats = asyncio.run(run_with_signals(main))
+    with asyncio.Runner(loop_factory=loop_factory(assembly.wake_quantum_s)) as runner:
+        stats = runner.run(run_with_signals(main))
     _summary(assembly, stats)
     return 0
 
