@@ -51,3 +51,32 @@ def test_rows_are_plain_json_even_when_a_stage_hands_over_numpy_scalars() -> Non
     assert row["side"] == "left" and row["strike_class"] == "midfoot" and row["impact_saturated"] is True
     text = json.dumps(to_row(FatigueState("ann", 3.0, 40.0, True, {"lean": np.float32(0.5)})))
     assert "np." not in text and json.loads(text)["components"] == {"lean": 0.5}
+
+
+def _valid_as_the_constructor_makes_it(b: SampleBlock) -> bool:
+    arrays = [(b.time_s, ()), (b.acc_g, (3,))] + [(a, (3,)) for a in (b.gyr_dps, b.mag_ut) if a is not None]
+    return all(a.dtype == np.float64 and a.flags.c_contiguous and a.shape[1:] == tail
+               and a.shape[0] == len(b) for a, tail in arrays)
+
+
+def test_a_slice_is_a_valid_block_sharing_memory_without_a_second_check() -> None:
+    rng = np.random.default_rng(1)
+    b = SampleBlock("p", np.arange(20.0), rng.normal(size=(20, 3)), rng.normal(size=(20, 3)))
+    s = b.slice(5, 13)
+    assert _valid_as_the_constructor_makes_it(s)
+    assert np.shares_memory(s.acc_g, b.acc_g) and s.mag_ut is None
+    assert np.array_equal(s.gyr_dps, b.gyr_dps[5:13]) and s.start_s == 5.0 and s.end_s == 12.0
+
+
+def test_simulated_pods_make_blocks_the_constructor_would_accept_unchanged() -> None:
+    """The simulator builds its blocks with ``SampleBlock.trusted``: this holds it to the contract."""
+    from sensorkit.sources.simulator import SimulatedRun, demo_runners
+    from sensorkit.sources.simulator.feed import ItemFeed
+
+    for cfg in demo_runners(2, duration_s=12.0):  # runner 2: 208 Hz pods with clock drift
+        blocks = [x for w in ItemFeed(SimulatedRun(cfg), 0.04, 1.0).windows() for _, x in w
+                  if isinstance(x, SampleBlock)]
+        assert len(blocks) > 500
+        assert all(_valid_as_the_constructor_makes_it(b) for b in blocks)
+        checked = [SampleBlock(b.sensor_id, b.time_s, b.acc_g, b.gyr_dps, b.mag_ut) for b in blocks[:50]]
+        assert all(c.time_s is b.time_s and c.acc_g is b.acc_g for c, b in zip(checked, blocks[:50], strict=True))

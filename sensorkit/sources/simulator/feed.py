@@ -134,7 +134,7 @@ class ItemFeed:
                     c.samples += b - a
                     sync = self._syncs[k]
                     host_t = stamp[a:b] if sync is None else sync.align(stamp[a:b], arrival).host_s
-                    append((arrival, SampleBlock(infos[k].sensor_id, host_t, acc[a:b], gyr[a:b])))
+                    append((arrival, SampleBlock.trusted(infos[k].sensor_id, host_t, acc[a:b], gyr[a:b])))
                 elif kind == _SPEED:
                     t, v, cad, dist = run.speed_reading(j)
                     append((arrival, SpeedSample(speed_id, t, v, cad, v * 120 / cad if cad > 0 else None,
