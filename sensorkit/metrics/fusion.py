@@ -123,14 +123,17 @@ class StepFusion:
         self._pending.sort(key=lambda td: td.ic_s)
 
     def release(self, watermark_s: float | None, shoe_watermarks: Mapping[Side, float] | None = None,
-                open_ics: Mapping[Placement, Sequence[float]] | None = None) -> list[FusedStep]:
+                open_ics: Mapping[Placement, Sequence[float]] | None = None,
+                placement_watermarks: Mapping[Placement, float] | None = None) -> list[FusedStep]:
         """Steps that are final.
 
         ``watermark_s``: no live sensor will report an IC before it (None: end of stream).
         ``shoe_watermarks``: the same per live shoe pod - the next IC of a foot with a live shoe
         is that shoe's, so it is waited for. ``open_ics``: ICs a sensor has confirmed but not
         released yet (the lower back holds each contact until the next IC, a shoe until TC);
-        they end a step without waiting for the whole contact.
+        they end a step without waiting for the whole contact. ``placement_watermarks``: the
+        same per live placement; a next IC taken from a less precise source waits until no more
+        precise one can still join it (a shoe contact would move the touchdown's IC).
         """
         out: list[FusedStep] = []
         end = watermark_s is None
@@ -140,7 +143,8 @@ class StepFusion:
             td = self._pending[0]
             if not end and td.ic_s + self.match_tol_s >= wm:
                 break
-            known, next_ic = self._next_ic(td, wm, shoes, open_ics or {}, end)
+            known, next_ic = self._next_ic(td, wm, shoes, open_ics or {}, end,
+                                           {} if end or placement_watermarks is None else placement_watermarks)
             if not known:
                 break
             self._pending.pop(0)
@@ -155,7 +159,8 @@ class StepFusion:
         return out
 
     def _next_ic(self, td: Touchdown, wm: float, shoes: Mapping[Side, float],
-                 open_ics: Mapping[Placement, Sequence[float]], end: bool) -> tuple[bool, float | None]:
+                 open_ics: Mapping[Placement, Sequence[float]], end: bool,
+                 placements: Mapping[Placement, float]) -> tuple[bool, float | None]:
         """(whether the next IC is settled, its time or None when there is no next step)."""
         horizon = td.ic_s + self.max_step_s
         lo = td.ic_s + self.min_step_s
@@ -171,12 +176,44 @@ class StepFusion:
                 return True, min(early[place])
             if shoes[side] <= horizon + self.match_tol_s:
                 return False, None  # that shoe has not spoken yet
-        cands = [p.ic_s for p in later] + [t for ts in early.values() for t in ts]
+        cands: list[tuple[float, int, Touchdown | None]] = [
+            (p.ic_s, _RANK[min(p.contacts, key=_RANK.__getitem__)], p) for p in later]
+        for pl, ts in early.items():
+            for t in ts:
+                cands.append(self._joined(t, pl))
         if cands:
-            return True, min(cands)
+            ic, rank, owner = min(cands, key=_first)
+            for pl, w in placements.items():  # a more precise pod may still add a contact there
+                if _RANK[pl] < rank and w <= ic + self.match_tol_s and (owner is None or pl not in owner.contacts):
+                    return False, None
+            return True, ic
         if end or wm > horizon + self.match_tol_s:
             return True, None
         return False, None
+
+
+    def _joined(self, ic_s: float, placement: Placement) -> tuple[float, int, Touchdown | None]:
+        """(IC, rank of its source, touchdown) that an open IC of ``placement`` will be part of.
+
+        Its contact will join the pending touchdown ``add`` would pick for it now (a more
+        precise pod's IC then wins); a touchdown a pod could still add is the caller's wait.
+        """
+        best: Touchdown | None = None
+        best_d = self.match_tol_s
+        probe = Contact(ic_s, None, Side.UNKNOWN)
+        for td in self._pending:
+            d = abs(td.ic_s - ic_s)
+            if d <= best_d and placement not in td.contacts and _compatible(td, placement, probe):
+                best, best_d = td, d
+        rank = _RANK[placement]
+        if best is None:
+            return ic_s, rank, None
+        host = _RANK[min(best.contacts, key=_RANK.__getitem__)]
+        return (best.ic_s, host, best) if host <= rank else (ic_s, rank, best)
+
+
+def _first(item: tuple[float, int, Touchdown | None]) -> float:
+    return item[0]
 
 
 def _compatible(td: Touchdown, placement: Placement, c: Contact) -> bool:

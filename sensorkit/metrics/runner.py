@@ -66,8 +66,10 @@ class _Feed:
     last_s: float | None = None
     calibrated: bool = False
     ever_calibrated: bool = False
+    warming_since_s: float | None = None
+    """Oldest sample held when the pod (re)started to warm up (None: calibrated)."""
     recalibrating: bool = False
-    """Uncalibrated after a re-clip or a long warm-up: waited for at its last sample only, and
+    """Uncalibrated for over max_warmup_s of its data: waited for at its last sample only, and
     the contacts its calibration releases from before ``accept_from_s`` are dropped."""
     accept_from_s: float = -math.inf
     watermark_s: float | None = None
@@ -121,6 +123,7 @@ class RunnerMetrics:
         out: list[Record] = []
         chain = feed.chain
         res = chain.update(item)
+        marks_before = (feed.watermark_s, feed.lean_until_s)
         if isinstance(item, SampleBlock) and len(item):
             end_s = item.end_s
             feed.last_s = end_s
@@ -152,13 +155,20 @@ class RunnerMetrics:
             out.extend(self._posture(lean, feed.accept_from_s))
             feed.lean_until_s = max(feed.lean_until_s, float(lean.time_s[-1]))
         # Most live items change nothing fusion could release: skip building its inputs then.
+        released = False
         if self.fusion.pending:
             steps = self.fusion.release(*self._watermarks())
             if steps:
                 self._queued.extend(steps)
+                released = True
         if self._queued:
+            n = len(self._queued)
             out.extend(self._steps())
-        out.extend(self._rolling())
+            released = released or len(self._queued) != n
+        k = self._next_rolling_s
+        if k is None or (self._now > k and (released or self._crossed(feed, marks_before, k)
+                                            or self._now - k > self.settings.stale_s)):
+            out.extend(self._rolling())
         return out
 
     def finish(self) -> list[Record]:
@@ -177,20 +187,39 @@ class RunnerMetrics:
     def _mark(self, feed: _Feed, calibrated_at_s: float | None) -> None:
         """A feed's marks after its chain's update: facts that no later block can change.
 
-        An uncalibrated pod holds its samples back and releases them when it calibrates, so its
-        watermark is the oldest held sample - for the first ``max_warmup_s`` of its data only.
-        After that, or after a re-clip, it would hold fusion back too long: it is then waited
-        for at its last sample, and of what its calibration releases only contacts from the
-        calibration on count (the calibration time is in the data, not in the cut).
+        An uncalibrated pod (at the start, or recalibrating after a re-clip) holds its samples
+        back and releases them when it calibrates, so its watermark is the oldest held sample -
+        for the first ``max_warmup_s`` of its own data since it began to warm up. After that it
+        would hold fusion back too long: it is then waited for at its last sample, and of what a
+        late calibration releases only contacts from the calibration on count.
         """
         chain = feed.chain
         calibrated = chain.calibrated
         held = feed.watermark_s
+        if calibrated and feed.ever_calibrated and not feed.recalibrating:  # the usual live item
+            w = chain.watermark_s()
+            if w is None or (held is not None and held > w):
+                w = held
+            floor = feed.accept_from_s
+            if floor == -math.inf:
+                feed.watermark_s = w
+                feed.open_ics_s = chain.open_ics_s()
+                return
+            if w is not None and w < floor:
+                w = floor
+            feed.watermark_s = w
+            feed.open_ics_s = [t for t in chain.open_ics_s() if t >= floor]
+            return
         if not calibrated:
-            if feed.ever_calibrated or (feed.first_s is not None and feed.last_s is not None
-                                        and feed.last_s - feed.first_s > self.dsp.calibration.max_warmup_s):
+            if feed.warming_since_s is None:
+                feed.warming_since_s = chain.watermark_s() if feed.ever_calibrated else feed.first_s
+            since = feed.warming_since_s
+            if since is not None and feed.last_s is not None and \
+                    feed.last_s - since > self.dsp.calibration.max_warmup_s:
                 feed.recalibrating = True
-        elif feed.recalibrating:
+        else:
+            feed.warming_since_s = None
+        if calibrated and feed.recalibrating:
             feed.recalibrating = False
             if calibrated_at_s is not None:
                 feed.accept_from_s = max(calibrated_at_s, held if held is not None else -math.inf)
@@ -232,15 +261,16 @@ class RunnerMetrics:
                 return s
         return None
 
-    def _watermarks(self) -> tuple[float, dict[Side, float], dict[Placement, list[float]]]:
+    def _watermarks(self) -> tuple[float, dict[Side, float], dict[Placement, list[float]], dict[Placement, float]]:
         """What fusion may rely on.
 
-        The global watermark (every live sensor has moved past it), each live shoe's own, and
-        ICs confirmed but not yet released (lower back).
+        The global watermark (every live sensor has moved past it), each live shoe's own, ICs
+        confirmed but not yet released (lower back), and each live placement's watermark.
         """
         wm = math.inf
         shoes: dict[Side, float] = {}
         open_ics: dict[Placement, list[float]] = {}
+        placed: dict[Placement, float] = {}
         now = self._now
         live_since = now - self.settings.stale_s
         for feed in self._feeds.values():
@@ -254,6 +284,9 @@ class RunnerMetrics:
                 wm = w
             if feed.shoe is not None:
                 shoes[feed.shoe] = w
+            pl = feed.chain.placement
+            if w < placed.get(pl, math.inf):
+                placed[pl] = w
             if feed.open_ics_s:
                 open_ics.setdefault(feed.chain.placement, []).extend(feed.open_ics_s)
             if feed.announced_s:
@@ -261,7 +294,7 @@ class RunnerMetrics:
                 if done is not None and feed.announced_s[0] <= done:
                     feed.announced_s = [t for t in feed.announced_s if t > done]
                 open_ics.setdefault(feed.chain.placement, []).extend(feed.announced_s)
-        return (wm if wm < math.inf else live_since), shoes, open_ics
+        return (wm if wm < math.inf else live_since), shoes, open_ics, placed
 
     def _events(self, info: SensorInfo, contacts: list[Contact]) -> list[Record]:
         out: list[Record] = []
@@ -381,9 +414,19 @@ class RunnerMetrics:
             return contacts.get(Placement.LEFT_FOOT if side is Side.LEFT else Placement.RIGHT_FOOT)
         return contacts.get(Placement.LOWER_BACK)
 
+    @staticmethod
+    def _crossed(feed: _Feed, before: tuple[float | None, float], k: float) -> bool:
+        """Whether this pod's marks just passed second ``k``.
+
+        If not, the rolling frontier (a minimum over every pod) cannot have passed it either.
+        """
+        wm, lean = feed.watermark_s, feed.lean_until_s
+        w0 = before[0]
+        return (wm is not None and wm > k and (w0 is None or w0 <= k)) or (lean > k >= before[1])
+
     def _final_until(self) -> float:
         """Every step and lean reading up to here is final (rolling seconds wait for it)."""
-        wm, _, _ = self._watermarks()
+        wm = self._watermarks()[0]
         first = self.fusion.first_pending_ic_s()
         if self._queued:
             first = min(first, self._queued[0].touchdown.ic_s)
