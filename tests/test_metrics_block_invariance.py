@@ -83,6 +83,28 @@ def _runner2() -> SimulationConfig:
     return dataclasses.replace(cfg, runner=dataclasses.replace(cfg.runner, pauses=((20.0, 5.0),)))
 
 
+def _disconnected(placement: Placement, from_s: float, to_s: float) -> Tweak:
+    """The pod at ``placement`` silent from ``from_s`` to ``to_s`` (longer than ``stale_s``), the
+    gap reported when it reconnects, as a BLE source does."""
+
+    def tweak(sensors: tuple[SensorInfo, ...], items: list[SourceItem]) -> tuple[tuple[SensorInfo, ...],
+                                                                                  list[SourceItem]]:
+        sid = next(x.sensor_id for x in sensors if x.placement is placement)
+        out: list[SourceItem] = []
+        last_s = math.nan
+        for it in items:
+            if isinstance(it, SampleBlock) and it.sensor_id == sid:
+                if from_s <= it.start_s < to_s:
+                    continue
+                if it.start_s >= to_s and last_s < to_s:
+                    out.append(Gap(sid, last_s, it.start_s, "disconnected"))
+                last_s = it.end_s
+            out.append(it)
+        return sensors, out
+
+    return tweak
+
+
 RUNNERS: dict[str, tuple[Callable[[], SimulationConfig], Tweak | None]] = {
     "steady": (lambda: steady_config(duration_s=DURATION_S, seed=0, name="r0"), None),
     "fatiguing": (lambda: demo_runners(1, duration_s=DURATION_S, fatigue_onset_s=10.0)[0], None),
@@ -92,6 +114,8 @@ RUNNERS: dict[str, tuple[Callable[[], SimulationConfig], Tweak | None]] = {
     "lossy all": (_runner2, None),
     "acc-only shoes, re-clip": (lambda: demo_runners(1, duration_s=DURATION_S)[0],
                                 _acc_only_shoes_nan_rows_and_reclip(DURATION_S / 2)),
+    "back pod disconnected": (lambda: demo_runners(1, duration_s=DURATION_S)[0],
+                              _disconnected(Placement.LOWER_BACK, 20.3, 23.5)),
 }
 
 @cache
@@ -107,14 +131,15 @@ def _live(name: str) -> tuple[SessionInfo, tuple[SourceItem, ...]]:
 
 
 def _gap_cut_s(g: Gap) -> float:
-    """Where a gap cuts its sensor's samples, and when it is known: half way through the hole
-    (a gap's ends are its neighbouring samples' times, up to rounding and clock drift)."""
+    """Where a gap cuts its sensor's samples: half way through the hole (a gap's ends are its
+    neighbouring samples' times, up to rounding and clock drift)."""
     return g.start_s + 0.5 * max(g.end_s - g.start_s, 0.0)
 
 
 def recut(items: Sequence[SourceItem], grid_s: float) -> list[SourceItem]:
     """The samples of ``items`` cut on a ``grid_s`` grid and at gaps, in the order they became
-    known live (a block at its last sample, a gap at its cut; ties: gap, block, others)."""
+    known live (a block at its last sample but not before a gap before it, a gap at its end;
+    ties: gap, block, others)."""
     per_sensor: dict[str, list[SampleBlock | Gap]] = defaultdict(list)
     rows: list[tuple[float, int, int, int, Any]] = []
     for i, it in enumerate(items):
@@ -124,7 +149,7 @@ def recut(items: Sequence[SourceItem], grid_s: float) -> list[SourceItem]:
             rows.append((it.time_s, 2, 0, i, it))
     for pos, (sid, its) in enumerate(per_sensor.items()):
         gaps = [g for g in its if isinstance(g, Gap)]
-        rows.extend((_gap_cut_s(g), 0, pos, 0, g) for g in gaps)
+        rows.extend((g.end_s, 0, pos, 0, g) for g in gaps)
         blocks = [b for b in its if isinstance(b, SampleBlock) and len(b)]
         if not blocks:
             continue
@@ -133,10 +158,13 @@ def recut(items: Sequence[SourceItem], grid_s: float) -> list[SourceItem]:
         edges = np.arange(math.floor(t[0] / grid_s) + 1, math.floor(t[-1] / grid_s) + 1) * grid_s
         cuts = np.unique(np.concatenate([[0, len(t)], np.searchsorted(t, edges, "left"),
                                          np.searchsorted(t, [_gap_cut_s(g) for g in gaps], "right")]))
+        known = -math.inf
         for a, b in zip(cuts[:-1].tolist(), cuts[1:].tolist(), strict=True):
             block = SampleBlock(sid, t[a:b], whole.acc_g[a:b], None if whole.gyr_dps is None else whole.gyr_dps[a:b],
                                 None if whole.mag_ut is None else whole.mag_ut[a:b])
-            rows.append((float(t[b - 1]), 1, pos, a, block))
+            after_gap = max((g.end_s for g in gaps if _gap_cut_s(g) < t[a]), default=-math.inf)
+            known = max(known, float(t[b - 1]), after_gap)
+            rows.append((known, 1, pos, a, block))
     rows.sort(key=lambda r: r[:4])
     return [r[4] for r in rows]
 

@@ -32,7 +32,6 @@ from sensorkit.pipeline.session import Session
 from sensorkit.sources.base import Source
 from sensorkit.sources.replay import YIELD_EVERY_ITEMS, ReplaySource
 from sensorkit.store.recording import RecordingReader, RecordingWriter
-from sensorkit.store.recording.grid import gap_cut_s
 from sensorkit.store.recording.sink import RecordingSink
 from tests.support.sources import ListSource
 
@@ -108,10 +107,9 @@ def _blocks_of(items: list[SourceItem], sensor_id: str) -> list[SampleBlock]:
 
 
 def _release_time(x: SourceItem) -> float:
-    """When an item is known on the grid: a block at its last sample, a gap half way through."""
     if isinstance(x, SampleBlock):
         return x.end_s
-    return gap_cut_s(x) if isinstance(x, Gap) else x.time_s
+    return x.end_s if isinstance(x, Gap) else x.time_s
 
 
 async def test_replay_is_a_source_whose_sensors_come_from_the_metadata(recording: Path) -> None:

@@ -2,8 +2,9 @@
 
 Each sensor's samples are cut every ``block_s`` seconds of host time and at every recorded gap,
 and merged with the gap, speed and health rows by the time each item became known live (a block
-at its last sample, a gap half way through its hole, a reading at its time; ties: gap, block,
-speed, health, then sensor, then position).
+at its last sample, but not before a gap that precedes it; a gap at its end, when the samples
+after it arrived; a reading at its time; ties: gap, block, speed, health, then sensor, then
+position).
 
 Each source of rows (one per sensor, one for the records) is already in that order, so the
 whole order is their k-way merge; it is made a window at a time with numpy, and equals sorting
@@ -84,7 +85,7 @@ class SortedRows:
 
 
 def gap_cut_s(gap: Any) -> float:
-    """Where a gap cuts its sensor's samples, and when it counts as known: half way through it.
+    """Where a gap cuts its sensor's samples: half way through it.
 
     A gap's ends are its neighbouring samples' times only up to rounding and clock-drift
     correction (a start 3e-15 s before the last sample, an end 1e-6 s after the next one, seen
@@ -107,10 +108,17 @@ class StreamBlocks:
     """
 
     def __init__(self, reader: RecordingReader, sensor_id: str, src: int, i0: int, i1: int, block_s: float,
-                 gap_cuts_s: NDArray[np.float64], window_samples: int) -> None:
+                 gap_cuts_s: NDArray[np.float64], window_samples: int,
+                 gap_ends_s: NDArray[np.float64] | None = None) -> None:
         self.reader, self.sensor_id, self.src = reader, sensor_id, src
         self.j, self.i1, self.block_s = i0, i1, block_s
-        self.gap_cuts_s = gap_cuts_s
+        order = np.argsort(gap_cuts_s, kind="stable")
+        self.gap_cuts_s = gap_cuts_s[order]
+        ends = gap_cuts_s if gap_ends_s is None else gap_ends_s
+        # A block after a gap is known no earlier than the gap (its end: live, the gap is noticed
+        # when the samples after it arrive); a drifting clock can put the end a microsecond past
+        # the next sample.
+        self.gap_floor_s = np.maximum.accumulate(ends[order]) if len(order) else np.zeros(0)
         self.window_samples = window_samples
         self.carry = -math.inf
         """Latest key so far: keys are a running maximum (per-sensor order survives a clock step back)."""
@@ -136,7 +144,12 @@ class StreamBlocks:
                 break
             size *= 2  # one block longer than the window
         starts, stops = cuts[:-1], cuts[1:]
-        key = np.maximum.accumulate(np.concatenate([[self.carry], t[stops - 1]]))[1:]
+        last = t[stops - 1]
+        if len(self.gap_floor_s):
+            before = np.searchsorted(self.gap_cuts_s, t[starts], side="left")  # gaps cut before each block
+            floor = np.where(before > 0, self.gap_floor_s[np.maximum(before - 1, 0)], -np.inf)
+            last = np.maximum(last, floor)
+        key = np.maximum.accumulate(np.concatenate([[self.carry], last]))[1:]
         self.carry = float(key[-1])
         a, b = starts + self.j, stops + self.j
         self.j = int(b[-1])

@@ -196,7 +196,7 @@ class ReplayPlan:
 
     @staticmethod
     def _record_key(kind: int, rec: Any) -> float:
-        return gap_cut_s(rec) if kind == GAP else float(rec.time_s)
+        return float(rec.end_s if kind == GAP else rec.time_s)
 
     def _window(self, rows: Rows, records: list[Any], chunks: dict[int, tuple[int, SampleBlock]]) -> PlanWindow:
         release = np.where(np.isnan(rows.key), -np.inf, rows.key)
@@ -280,7 +280,7 @@ class ReplayPlan:
 
     def _grid(self, block_s: float, first_sample: dict[str, int], feeds: dict[int, _Feed]) -> Iterator[PlanWindow]:
         """Samples from ``first_sample`` on and the feeds' remaining rows, in grid order."""
-        gap_cuts = self._gap_cuts()
+        gap_cuts, gap_ends = self._gap_cuts()
         sources: list[Any] = []
         for sid, p in self.pos.items():
             if sid in self.ranges:
@@ -288,7 +288,8 @@ class ReplayPlan:
                 i0 = max(i0, first_sample.get(sid, 0))
                 if i1 > i0:
                     sources.append(StreamBlocks(self.reader, sid, p, i0, i1, block_s,
-                                                gap_cuts.get(sid, np.zeros(0)), self.window_samples))
+                                                gap_cuts.get(sid, np.zeros(0)), self.window_samples,
+                                                gap_ends.get(sid, np.zeros(0))))
         record_rows, fetch = self._record_rows(feeds)
         sources.append(SortedRows(record_rows, self.window_items))
         sids = list(self.pos)
@@ -302,14 +303,20 @@ class ReplayPlan:
                 chunks[p] = (c0, self.reader.block(sids[p], c0, int(rows.b[m][-1])))
             yield self._window(rows, records, chunks)
 
-    def _gap_cuts(self) -> dict[str, NDArray[np.float64]]:
-        """Where every recorded gap cuts its sensor's samples (:func:`.grid.gap_cut_s`)."""
+    def _gap_cuts(self) -> tuple[dict[str, NDArray[np.float64]], dict[str, NDArray[np.float64]]]:
+        """Per sensor, where every recorded gap cuts its samples, and where it ends.
+
+        The cut is :func:`.grid.gap_cut_s`; no block after a gap is known before its end.
+        """
         cuts: dict[str, list[float]] = {}
+        ends: dict[str, list[float]] = {}
         if GAP in self.kinds:
             for batch in self.reader.iter_records(Gap, RECORD_BATCH_ROWS):
                 for g in batch:
                     cuts.setdefault(g.sensor_id, []).append(gap_cut_s(g))
-        return {sid: np.asarray(v, dtype=np.float64) for sid, v in cuts.items()}
+                    ends.setdefault(g.sensor_id, []).append(float(g.end_s))
+        return ({sid: np.asarray(v, dtype=np.float64) for sid, v in cuts.items()},
+                {sid: np.asarray(v, dtype=np.float64) for sid, v in ends.items()})
 
     def _record_rows(self, feeds: dict[int, _Feed]) -> tuple[Rows, Any]:
         """The feeds' remaining rows in grid order, and ``fetch(kind, row)`` for their records.
