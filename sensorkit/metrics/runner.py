@@ -14,8 +14,9 @@ the contacts (:mod:`sensorkit.metrics.fusion`) and emits, in data time:
 Block invariance: the records do not depend on how the samples were cut into blocks (live
 40-ms blocks, a replay's 1-s grid), only on the data. Every decision is taken on facts that
 no later block can change: a pod's watermark is a true lower bound of its future ICs (held
-over gaps, the pod's own last sample while it recalibrates), a step's speed and lean are
-those known up to its own times, and a rolling second is summarised only when final.
+over gaps; an uncalibrated pod's oldest held sample), a next IC is taken only once no more
+precise pod can still move it, a step's speed and lean are those known up to its own times,
+and a rolling second is summarised only when final.
 """
 
 from __future__ import annotations
@@ -68,9 +69,9 @@ class _Feed:
     ever_calibrated: bool = False
     warming_since_s: float | None = None
     """Oldest sample held when the pod (re)started to warm up (None: calibrated)."""
-    recalibrating: bool = False
-    """Uncalibrated for over max_warmup_s of its data: waited for at its last sample only, and
-    the contacts its calibration releases from before ``accept_from_s`` are dropped."""
+    overdue: bool = False
+    """Uncalibrated for over max_warmup_s of its own data: waited for at its last sample only, and
+    the contacts its late calibration releases from before ``accept_from_s`` are dropped."""
     accept_from_s: float = -math.inf
     watermark_s: float | None = None
     """A lower bound of every IC this pod will still give fusion; held over gaps."""
@@ -196,7 +197,7 @@ class RunnerMetrics:
         chain = feed.chain
         calibrated = chain.calibrated
         held = feed.watermark_s
-        if calibrated and feed.ever_calibrated and not feed.recalibrating:  # the usual live item
+        if calibrated and feed.ever_calibrated and not feed.overdue:  # the usual live item
             w = chain.watermark_s()
             if w is None or (held is not None and held > w):
                 w = held
@@ -216,11 +217,11 @@ class RunnerMetrics:
             since = feed.warming_since_s
             if since is not None and feed.last_s is not None and \
                     feed.last_s - since > self.dsp.calibration.max_warmup_s:
-                feed.recalibrating = True
+                feed.overdue = True
         else:
             feed.warming_since_s = None
-        if calibrated and feed.recalibrating:
-            feed.recalibrating = False
+        if calibrated and feed.overdue:
+            feed.overdue = False
             if calibrated_at_s is not None:
                 feed.accept_from_s = max(calibrated_at_s, held if held is not None else -math.inf)
             elif held is not None:
@@ -228,7 +229,7 @@ class RunnerMetrics:
         feed.calibrated = calibrated
         if calibrated:
             feed.ever_calibrated = True
-        w = feed.last_s if feed.recalibrating else chain.watermark_s()
+        w = feed.last_s if feed.overdue else chain.watermark_s()
         if w is None:
             w = held  # after a gap the detectors restart on later samples: the old mark holds
         elif held is not None and held > w:
@@ -236,7 +237,7 @@ class RunnerMetrics:
         if w is not None and w < feed.accept_from_s:
             w = feed.accept_from_s
         feed.watermark_s = w
-        if feed.recalibrating:
+        if feed.overdue:
             feed.open_ics_s = []
             if feed.last_s is not None and feed.lean_until_s < feed.last_s:
                 feed.lean_until_s = feed.last_s  # later lean from before accept_from_s is dropped
