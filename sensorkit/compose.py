@@ -116,7 +116,8 @@ def assemble(cfg: Config, mode: Mode, *, speed: float = 1.0, replay: Path | None
         info = SessionInfo(f"replay-{recorded.session_id}", recorded.start_unix_s, recorded.runners,
                            recorded.sensors, sensorkit.__version__,
                            {**recorded.notes, "replay_of": str(replay)})
-        sources: list[Source] = [ReplaySource(reader, speed=speed, block_s=replay_block_s(speed))]
+        sources: list[Source] = [ReplaySource(reader, speed=speed,
+                                                block_s=replay_block_s(speed, cfg.metrics.stale_s))]
     else:
         sources = _live_sources(cfg, mode, speed, clock)
         sensors = tuple(s for src in sources for s in src.sensors)

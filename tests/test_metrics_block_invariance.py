@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from sensorkit.metrics import analyze_items
+from sensorkit.metrics import MetricsSettings, analyze_items
 from sensorkit.model import (
     Gap,
     PhoneWear,
@@ -32,6 +32,7 @@ from sensorkit.model import (
     SourceItem,
     SpeedSample,
 )
+from sensorkit.sources.replay import replay_block_s
 from sensorkit.sources.simulator import demo_runners, steady_config
 from sensorkit.sources.simulator.feed import ItemFeed
 from sensorkit.sources.simulator.profile import SimulationConfig
@@ -229,3 +230,15 @@ def test_the_recut_keeps_every_sample_and_puts_gaps_between_their_neighbours() -
                 assert last <= it.start_s + 1e-9
     assert sum(isinstance(it, Gap) for it in cut) == sum(isinstance(it, Gap) for it in items) > 0
     assert sum(isinstance(it, SpeedSample) for it in cut) == sum(isinstance(it, SpeedSample) for it in items) > 0
+
+
+def test_the_replay_grid_stays_under_half_the_stale_time_and_so_keeps_the_records() -> None:
+    assert replay_block_s(math.inf) == 1.0 and replay_block_s(1000.0) is None
+    settings = MetricsSettings(stale_s=1.0)  # a pod silent for 1 s is no longer waited for
+    grid_s = replay_block_s(math.inf, settings.stale_s)
+    assert grid_s == 0.5
+    info, items = _live("back pod disconnected")
+    live = _tables(analyze_items(info, items, settings))
+    assert _tables(analyze_items(info, recut(items, grid_s), settings)) == live
+    # a cell as long as stale_s would let one pod's data run so far ahead that another looks silent
+    assert _tables(analyze_items(info, recut(items, 2 * grid_s), settings)) != live

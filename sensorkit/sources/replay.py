@@ -40,9 +40,13 @@ FAST_BLOCK_S = 1.0
 """Grid of a replay at maximum speed (s): per-item overhead dominates below ~0.5 s."""
 
 
-def replay_block_s(speed: float) -> float | None:
-    """The block grid a replay at ``speed`` uses: FAST_BLOCK_S at maximum speed, else the live blocks."""
-    return FAST_BLOCK_S if math.isinf(speed) else None
+def replay_block_s(speed: float, stale_s: float = 2.0) -> float | None:
+    """The block grid a replay at ``speed`` uses: FAST_BLOCK_S at maximum speed, else the live blocks.
+
+    The grid stays under half the metrics' ``stale_s``: within a grid cell one pod's data runs
+    up to a cell ahead of another's, which must not make the slower pod look silent.
+    """
+    return min(FAST_BLOCK_S, 0.5 * stale_s) if math.isinf(speed) else None
 
 
 _BLOCK_FIELDS = ("sensor_id", "time_s", "acc_g", "gyr_dps", "mag_ut")
