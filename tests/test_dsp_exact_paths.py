@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sensorkit.dsp.base import _LONG_ROWS, _rotate_broadcast, _rotate_long
+from sensorkit.dsp.base import _LONG_ROWS, _SHORT_ROWS, _rotate_broadcast, _rotate_long, _rotate_short, rotate
 from sensorkit.dsp.calibration import CalibrationSettings, MountingCalibration
 from sensorkit.dsp.filters import BlockMean
 from sensorkit.dsp.posture import PostureSettings, TrunkPosture, _rotation
@@ -30,6 +30,45 @@ def test_long_blocks_are_rotated_to_the_bits_of_the_broadcast_rotation() -> None
         held = np.column_stack([np.arange(n), v, -v])  # t, acc, gyr rows as the calibration holds them
         rows = held[:, 1:7].reshape(n, 2, 3).swapaxes(0, 1)
         assert _rotate_long(rows, r).tobytes() == _rotate_broadcast(np.stack([v, -v]), r).tobytes()
+
+
+def test_short_blocks_are_rotated_to_the_bits_of_the_broadcast_rotation() -> None:
+    rng = np.random.default_rng(6)
+    r = rotation_from_rpy_deg(-30.0, 5.0, 100.0)
+    for n in (1, 2, 7, 8, 13, _SHORT_ROWS):
+        v = rng.normal(size=(n, 3)) * rng.choice([1e-3, 1.0, 300.0], size=(n, 1))
+        v[0] = 0.0  # signed zeros: the products' signs must come out as in the plain order
+        both = np.stack([v, -2.0 * v])
+        for x in (v, both):
+            out = _rotate_short(x, r)
+            assert out.flags.c_contiguous and out.shape == x.shape
+            assert out.tobytes() == _rotate_broadcast(x, r).tobytes()
+            assert rotate(x, r).tobytes() == out.tobytes()
+
+
+def test_live_blocks_of_a_calibrated_pod_fill_the_window_with_the_same_rows() -> None:
+    """Rows of live blocks join the re-clip window in one copy per window: the same window means."""
+    rng = np.random.default_rng(7)
+    win = int(CalibrationSettings().window_s * FS)
+    n = 3 * win + 5
+    acc = np.array([0.1, -0.2, 0.97]) + rng.normal(scale=0.6, size=(n, 3))  # running: std of |acc| high
+    gyr = rng.normal(scale=50.0, size=(n, 3))
+    for size in (8, 7, 1, n):
+        cal = MountingCalibration(CalibrationSettings(), Placement.LOWER_BACK, FS)
+        cal.rotation = rotation_from_rpy_deg(10.0, -20.0, 40.0)  # calibrated: live blocks take the short way
+        seen: list[bytes] = []
+        classify = cal._classify
+
+        def recorded(classify=classify, seen=seen):
+            cls, mean_acc = classify()
+            seen.append(mean_acc.tobytes())
+            return cls, mean_acc
+
+        cal._classify = recorded  # type: ignore[method-assign]
+        for k in range(0, n, size):
+            cal.update(np.arange(k, min(k + size, n)) / FS, acc[k:k + size], gyr[k:k + size])
+        plain = [acc[w * win:(w + 1) * win].mean(axis=0).tobytes() for w in range(3)]
+        assert seen == plain, size
 
 
 def test_the_standing_reference_is_the_row_mean_of_a_still_window() -> None:

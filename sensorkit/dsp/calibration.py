@@ -70,9 +70,13 @@ class CalibrationResult:
     residual_deg: float | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CalibratedBlock:
-    """Body-frame samples released by the calibration stage, plus any new calibration."""
+    """Body-frame samples released by the calibration stage, plus any new calibration.
+
+    Not frozen: a frozen dataclass sets each field through ``object.__setattr__``, which cost
+    ~7 k instructions per live block for this hand-off between calibration and the chain.
+    """
 
     time_s: F64
     acc_g: F64
@@ -165,7 +169,9 @@ class MountingCalibration:
         self.health.warming_up = True
 
     def _clear_window(self) -> None:
-        self._wn = 0  # samples in the current window
+        self._wn = 0  # samples in the current window (copied into _wbuf or still pending)
+        self._wfill = 0  # of which copied into _wbuf
+        self._pending: list[F64] = []  # live blocks' stacked rows not yet copied (see _accumulate)
         if not hasattr(self, "_wbuf"):
             # Channel-major (acc x, y, z, gyr x, y, z): every per-window pass runs along a
             # contiguous row of samples instead of a row of 3 strided by 6.
@@ -212,8 +218,11 @@ class MountingCalibration:
             both[0] = acc_g
         if n and self.rotation is not None and self._wn + n < self._win:
             # The usual live block: calibrated, and inside a window it does not complete (what
-            # the loop below does for it, without cutting it into pieces).
-            self._accumulate(both)
+            # the loop below does for it, without cutting it into pieces). Its rows join the
+            # window later, in one copy with the other blocks of the window (``both`` is this
+            # call's own array: nothing else holds or changes it).
+            self._pending.append(both)
+            self._wn += n
             return [self._rotate(time_s, both, with_gyro, [], False)]
         out: list[CalibratedBlock] = []
         run_start: int | None = None  # start of the current run of released samples
@@ -277,10 +286,20 @@ class MountingCalibration:
         return CalibratedBlock(t, bf[0], bf[1], cals, restart)
 
     def _accumulate(self, both: F64) -> None:
-        """Append rows of acc and gyr, stacked as (2, k, 3), to the window in one copy."""
+        """Append rows of acc and gyr, stacked as (2, k, 3), to the window in one copy.
+
+        Rows of earlier live blocks still pending are copied first, all in one: a copy per
+        8-sample block cost more than the block's share of one concatenation per window.
+        """
+        if self._pending:
+            pending = self._pending
+            rows = pending[0] if len(pending) == 1 else np.concatenate(pending, axis=1)
+            self._wbuf3[:, :, self._wfill:self._wn] = rows.swapaxes(1, 2)
+            self._pending = []
         k = both.shape[1]
         self._wbuf3[:, :, self._wn:self._wn + k] = both.swapaxes(1, 2)
         self._wn += k
+        self._wfill = self._wn
 
     def _classify(self) -> tuple[int, F64]:
         """Class and mean acc of the completed window.
