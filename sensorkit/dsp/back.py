@@ -149,6 +149,8 @@ class BackStepDetector:
         self._sd_floor2 = (settings.pulse_sd_floor_s * sampling_rate_hz) ** 2
         self._contact_n = (settings.min_contact_s * sampling_rate_hz, settings.max_contact_s * sampling_rate_hz)
         self._cols = np.arange(self._width)[None, :]  # column numbers of a step row
+        # How far before the newest filtered sample an IC may still appear (watermark_s, every block).
+        self._wm_back = settings.flight_search_s + 2.0 / sampling_rate_hz - min(settings.ic_offset_s, 0.0)
         self.reset()
 
     def reset(self) -> None:
@@ -164,6 +166,7 @@ class BackStepDetector:
         self._rise_pos = 0.0  # its IC position (fractional sample index)
         self._rise_confirmed = False
         self._open: list[tuple[float, int, float, float | None]] = []  # (ic_pos, fall, peak, tc_pos)
+        self._open_ic_s: list[float] = []  # their IC times (offset included), read every block
         self._lobe: tuple[int, int, float] | None = None  # rise, fall, peak: a pulse not timed yet
         self._lobe_scan = 0  # filtered index up to which the pulse's end was searched
         self._peaks: list[float] = []  # last stance peaks (g), the scale of the edges
@@ -202,19 +205,20 @@ class BackStepDetector:
         """No contact released later will have an IC before this time (None: nothing seen)."""
         if self._cursor <= max(self._seg_start, self._raw.start):
             return None
-        back = self.settings.flight_search_s + 2.0 / self.fs - min(self.settings.ic_offset_s, 0.0)
-        t = self._time(self._cursor - 1) - back
+        back = self._wm_back
+        value = self._raw.value
+        t = value(self._cursor - 1) - back
         if self._rise is not None:
-            t = min(t, self._time(self._rise) - back)
+            t = min(t, value(self._rise) - back)
         if self._lobe is not None:
-            t = min(t, self._time(self._lobe[0]) - back)
-        if self._open:
-            t = min(t, self._time_at(self._open[0][0]) + self.settings.ic_offset_s)
+            t = min(t, value(self._lobe[0]) - back)
+        if self._open_ic_s:
+            t = min(t, self._open_ic_s[0])
         return t
 
     def open_ics_s(self) -> list[float]:
         """ICs already final whose contact is held until the next IC (for fusion)."""
-        out = [self._time_at(p) + self.settings.ic_offset_s for p, _, _, _ in self._open]
+        out = self._open_ic_s.copy()
         if self._rise is not None and self._rise_confirmed and not self.settings.contact_from_moments:
             out.append(self._time_at(self._rise_pos) + self.settings.ic_offset_s)
         return out
@@ -330,6 +334,9 @@ class BackStepDetector:
         if rise is not None and self._open:
             self._flush_open(ic_pos, rise)
         self._open.append((ic_pos, j, peak, tc_pos))
+        # Its IC time is read on every block until release (watermark, open ICs, timeout): kept,
+        # the very value computed here (its rows are held until then).
+        self._open_ic_s.append(ic)
 
     def _end_lobe(self, hi: int, rise: int | None = None) -> None:
         """Time the pending pulse once it is over: back to 0 g after the falling edge.
@@ -385,7 +392,7 @@ class BackStepDetector:
         s = self.settings
         # Late enough that any next IC within max_step_s has been confirmed already, so the
         # result does not depend on where blocks end.
-        deadline = self._time_at(self._open[-1][0]) + s.ic_offset_s + s.max_step_s + s.min_contact_s \
+        deadline = self._open_ic_s[-1] + s.max_step_s + s.min_contact_s \
             + 0.25 + 2.0 / self.fs
         if s.contact_from_moments:  # the next IC is final only when its pulse has ended
             deadline += s.max_contact_s + s.flight_search_s
@@ -397,6 +404,7 @@ class BackStepDetector:
         self._final.extend((ic_pos, self._tc_pos(j, peak, next_rise) if tc is None else tc, next_pos)
                            for ic_pos, j, peak, tc in self._open)
         self._open = []
+        self._open_ic_s = []
         return []
 
     def _release(self) -> list[Contact]:

@@ -201,18 +201,21 @@ class MountingCalibration:
         self._still_sum = np.zeros(3)
 
     # -- processing -----------------------------------------------------------------------------
-    def update(self, time_s: F64, acc_g: F64, gyr_dps: F64 | None) -> list[CalibratedBlock]:
+    def update(self, time_s: F64, acc_g: F64, gyr_dps: F64 | None,
+               stacked: F64 | None = None) -> list[CalibratedBlock]:
         """Released body-frame segments; a new segment starts at each (re)calibration.
 
         The block is cut at window boundaries; each piece is either rotated and released
         (calibrated) or held (warming up), and each completed window is classified.
+        ``stacked``: ``np.concatenate((acc_g, gyr_dps))`` if the caller has it already (a new
+        array of the caller's, kept by this stage).
         """
         with_gyro = gyr_dps is not None
         n = time_s.shape[0]
         # acc and gyr (zeros without a gyro) stacked once: one copy feeds both the window and
         # the rotation, which turns the two in one pass.
         if gyr_dps is not None:
-            both = np.concatenate((acc_g, gyr_dps)).reshape(2, n, 3)
+            both = (np.concatenate((acc_g, gyr_dps)) if stacked is None else stacked).reshape(2, n, 3)
         else:
             both = np.zeros((2, n, 3))
             both[0] = acc_g

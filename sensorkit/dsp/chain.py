@@ -64,6 +64,9 @@ class ChainOutput:
                           np.concatenate([x.lateral_deg for x in self.lean]))
 
 
+_SHORT_BLOCK = 32
+"""Blocks of at most this many samples (live pods send 8) are checked in Python floats first."""
+
 _Stage = (MountingCalibration | BackStepDetector | FootStepDetector | PhoneStepDetector | FootAccStepDetector
           | TrunkPosture)
 
@@ -150,8 +153,17 @@ class SensorChain:
             self._last_t = None
             return out
         t, acc, gyr_all = item.time_s, item.acc_g, item.gyr_dps
-        if t.shape[0] == 0:
+        n = t.shape[0]
+        if n == 0:
             return out
+        if n <= _SHORT_BLOCK and self._last_t is not None:
+            # A live block: its checks (finite, continuing the last block without a gap) cost
+            # ~45 k instructions in numpy calls, several times its samples' worth in Python.
+            clean, stacked = self._clean_live_block(t, acc, gyr_all, self._last_t)
+            if clean:
+                self._samples(t, acc, gyr_all, out, stacked)
+                self._last_t = float(t[-1])
+                return out
         # Whole-array checks first: a sum of squares is finite only if every value is (one dot
         # product per array: the cheapest numpy call on a few rows). The per-row mask
         # (reductions along rows of 3, slow) only when it is not, which also catches a sum
@@ -185,6 +197,28 @@ class SensorChain:
         return out
 
     # -- internals ------------------------------------------------------------------------------
+    def _clean_live_block(self, t: F64, acc: F64, gyr: F64 | None, last_t: float) -> tuple[bool, F64 | None]:
+        """Whether a short block is finite and continues ``last_t`` without a gap; acc and gyr stacked.
+
+        The same decisions as the general path (``split_at_gaps`` finds no cut and every value
+        is finite), on the time stamps as Python floats (a few samples: cheaper than numpy's
+        calls) and one dot product of acc and gyr stacked as the calibration wants them.
+        """
+        max_dt = self._max_dt
+        prev = last_t
+        for x in t.tolist():  # bounded by _SHORT_BLOCK: never a long per-sample loop
+            d = x - prev
+            if not 0.0 < d <= max_dt:  # also false for NaN; infinities make a step out of range
+                return False, None
+            prev = x
+        if gyr is not None and self.calibration is not None:
+            stacked = np.concatenate((acc, gyr))
+            return math.isfinite(float(np.vdot(stacked, stacked))), stacked
+        check = float(np.vdot(acc, acc))
+        if gyr is not None:
+            check += float(np.vdot(gyr, gyr))
+        return math.isfinite(check), None
+
     @staticmethod
     def _finite_rows(t: F64, acc: F64, gyr: F64 | None) -> NDArray[np.bool_]:
         finite = np.isfinite(t) & np.isfinite(acc).all(axis=1)
@@ -205,12 +239,12 @@ class SensorChain:
         if self.posture is not None:
             self.posture.gap()
 
-    def _samples(self, t: F64, acc: F64, gyr: F64 | None, out: ChainOutput) -> None:
+    def _samples(self, t: F64, acc: F64, gyr: F64 | None, out: ChainOutput, stacked: F64 | None = None) -> None:
         if self.phone is not None:
             out.contacts.extend(self.phone.update(t, acc))
             return
         assert self.calibration is not None
-        for seg in self.calibration.update(t, acc, gyr):
+        for seg in self.calibration.update(t, acc, gyr, stacked):
             out.calibrations.extend(seg.calibrations)
             if seg.restarted:
                 for det in (self.back, self.foot, self.foot_acc):
