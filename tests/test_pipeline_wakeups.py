@@ -137,10 +137,13 @@ def test_a_live_session_on_a_coalescing_loop_gives_the_records_of_the_default_lo
     assert held == default
 
 
-def test_live_sessions_take_the_quantum_from_the_config_and_replays_at_other_speeds_do_not() -> None:
+def test_live_sessions_take_the_quantum_from_the_config_off_by_default_and_never_at_other_speeds() -> None:
     cfg = parse_config({"session": {"wake_quantum_ms": 7}, "simulator": {"runners": 1},
                         "terminal": {"enabled": False}, "recording": {"enabled": False}})
     assert assemble(cfg, Mode.DEMO, speed=1.0).wake_quantum_s == pytest.approx(0.007)
+    default = parse_config({"simulator": {"runners": 1}, "terminal": {"enabled": False},
+                            "recording": {"enabled": False}})
+    assert assemble(default, Mode.DEMO, speed=1.0).wake_quantum_s == 0.0
     assert assemble(cfg, Mode.DEMO, speed=30.0).wake_quantum_s == 0.0
 
 

@@ -34,10 +34,11 @@ class SessionSettings(_Section):
     name: str = Field("session", pattern=r"^[A-Za-z0-9_.-]{1,60}$",
                       description="Prefix of the session id; the start time is appended.")
     wake_quantum_ms: float = Field(
-        10.0, ge=0, le=25,
-        description="The live event loop polls for new packets at most once per this many ms, handling what "
-                    "arrived meanwhile in one wake-up (each wake-up from idle costs CPU; bench.live_capacity). "
-                    "Adds up to this much delay per sample; 0 wakes for every packet.")
+        0.0, ge=0, le=25,
+        description="If > 0, the live event loop polls for new packets at most once per this many ms and "
+                    "handles what arrived meanwhile in one wake-up: less CPU on a machine busy with other "
+                    "programs (docs/performance.md), up to this much more delay per sample. 0: asyncio's "
+                    "default loop, woken by every packet.")
 
 
 class TerminalSettings(_Section):
