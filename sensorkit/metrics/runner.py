@@ -24,7 +24,6 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -33,6 +32,7 @@ from sensorkit.dsp.chain import DspSettings, SensorChain
 from sensorkit.dsp.contacts import Contact
 from sensorkit.dsp.posture import LeanSeries
 from sensorkit.dsp.strike import classify_strike
+from sensorkit.metrics.feed import PodFeed
 from sensorkit.metrics.fusion import FusedStep, StepFusion
 from sensorkit.metrics.rolling import RollingWindow
 from sensorkit.metrics.settings import MetricsSettings
@@ -56,32 +56,6 @@ from sensorkit.model import (
 _FEET = (Placement.LEFT_FOOT, Placement.RIGHT_FOOT)
 
 
-@dataclass(slots=True)
-class _Feed:
-    """One sensor as fusion sees it: its chain, and its marks as of the chain's last update."""
-
-    chain: SensorChain
-    shoe: Side | None
-    """The foot whose next IC this pod times (a shoe pod with a gyro), else None."""
-    first_s: float | None = None
-    last_s: float | None = None
-    calibrated: bool = False
-    ever_calibrated: bool = False
-    warming_since_s: float | None = None
-    """Oldest sample held when the pod (re)started to warm up (None: calibrated)."""
-    overdue: bool = False
-    """Uncalibrated for over max_warmup_s of its own data: waited for at its last sample only, and
-    the contacts its late calibration releases from before ``accept_from_s`` are dropped."""
-    accept_from_s: float = -math.inf
-    watermark_s: float | None = None
-    """A lower bound of every IC this pod will still give fusion; held over gaps."""
-    open_ics_s: list[float] = field(default_factory=list)
-    announced_s: list[float] = field(default_factory=list)
-    """ICs announced open whose stance was then dropped (see Contact.announced_only)."""
-    lean_until_s: float = -math.inf
-    """Lean readings (posture pods) are final up to here."""
-
-
 class RunnerMetrics:
     """Pure, synchronous RecordStage for one runner (see module docstring)."""
 
@@ -93,7 +67,7 @@ class RunnerMetrics:
         s = self.settings
         self.sensors = {x.sensor_id: x for x in sensors if x.runner == runner.name}
         self.chains = {sid: SensorChain(info, self.dsp) for sid, info in self.sensors.items()}
-        self._feeds = {sid: _Feed(chain, _shoe_side(chain)) for sid, chain in self.chains.items()}
+        self._feeds = {sid: PodFeed(chain, _shoe_side(chain)) for sid, chain in self.chains.items()}
         self.fusion = StepFusion(s.match_tolerance_s, self.dsp.back.min_step_s, self.dsp.back.max_step_s)
         self.rolling = RollingWindow(runner.name, s.rolling_window_s)
         places = {x.placement for x in self.sensors.values()}
@@ -134,7 +108,7 @@ class RunnerMetrics:
                 self._now = end_s
         # A chain's watermark and open ICs change only when it is updated: read them once here
         # instead of for every chain on every item.
-        self._mark(feed, res.calibrations[-1].time_s if res.calibrations else None)
+        feed.mark(res.calibrations[-1].time_s if res.calibrations else None, self.dsp.calibration.max_warmup_s)
         info = chain.info
         for cal in res.calibrations:
             matrix = tuple(float(v) for v in cal.sf_to_bf.ravel())
@@ -167,7 +141,7 @@ class RunnerMetrics:
             out.extend(self._steps())
             released = released or len(self._queued) != n
         k = self._next_rolling_s
-        if k is None or (self._now > k and (released or self._crossed(feed, marks_before, k)
+        if k is None or (self._now > k and (released or feed.crossed(marks_before, k)
                                             or self._now - k > self.settings.stale_s)):
             out.extend(self._rolling())
         return out
@@ -185,69 +159,6 @@ class RunnerMetrics:
         return out
 
     # -- pieces ---------------------------------------------------------------------------------
-    def _mark(self, feed: _Feed, calibrated_at_s: float | None) -> None:
-        """A feed's marks after its chain's update: facts that no later block can change.
-
-        An uncalibrated pod (at the start, or recalibrating after a re-clip) holds its samples
-        back and releases them when it calibrates, so its watermark is the oldest held sample -
-        for the first ``max_warmup_s`` of its own data since it began to warm up. After that it
-        would hold fusion back too long: it is then waited for at its last sample, and of what a
-        late calibration releases only contacts from the calibration on count.
-        """
-        chain = feed.chain
-        calibrated = chain.calibrated
-        held = feed.watermark_s
-        if calibrated and feed.ever_calibrated and not feed.overdue:  # the usual live item
-            w = chain.watermark_s()
-            if w is None or (held is not None and held > w):
-                w = held
-            floor = feed.accept_from_s
-            if floor == -math.inf:
-                feed.watermark_s = w
-                feed.open_ics_s = chain.open_ics_s()
-                return
-            if w is not None and w < floor:
-                w = floor
-            feed.watermark_s = w
-            feed.open_ics_s = [t for t in chain.open_ics_s() if t >= floor]
-            return
-        if not calibrated:
-            if feed.warming_since_s is None:
-                feed.warming_since_s = chain.watermark_s() if feed.ever_calibrated else feed.first_s
-            since = feed.warming_since_s
-            if since is not None and feed.last_s is not None and \
-                    feed.last_s - since > self.dsp.calibration.max_warmup_s:
-                feed.overdue = True
-        else:
-            feed.warming_since_s = None
-        if calibrated and feed.overdue:
-            feed.overdue = False
-            if calibrated_at_s is not None:
-                feed.accept_from_s = max(calibrated_at_s, held if held is not None else -math.inf)
-            elif held is not None:
-                feed.accept_from_s = held
-        feed.calibrated = calibrated
-        if calibrated:
-            feed.ever_calibrated = True
-        w = feed.last_s if feed.overdue else chain.watermark_s()
-        if w is None:
-            w = held  # after a gap the detectors restart on later samples: the old mark holds
-        elif held is not None and held > w:
-            w = held
-        if w is not None and w < feed.accept_from_s:
-            w = feed.accept_from_s
-        feed.watermark_s = w
-        if feed.overdue:
-            feed.open_ics_s = []
-            if feed.last_s is not None and feed.lean_until_s < feed.last_s:
-                feed.lean_until_s = feed.last_s  # later lean from before accept_from_s is dropped
-        else:
-            ics = chain.open_ics_s()
-            floor = feed.accept_from_s
-            feed.open_ics_s = ics if floor == -math.inf else [t for t in ics if t >= floor]
-            if not calibrated and w is not None and w > feed.lean_until_s:
-                feed.lean_until_s = w  # held samples (and their lean) start there
-
     def _add_speed(self, item: SpeedSample) -> None:
         speeds = self._speeds
         speeds.append(item)
@@ -414,16 +325,6 @@ class RunnerMetrics:
         if self._impact_from_shoe.get(side):
             return contacts.get(Placement.LEFT_FOOT if side is Side.LEFT else Placement.RIGHT_FOOT)
         return contacts.get(Placement.LOWER_BACK)
-
-    @staticmethod
-    def _crossed(feed: _Feed, before: tuple[float | None, float], k: float) -> bool:
-        """Whether this pod's marks just passed second ``k``.
-
-        If not, the rolling frontier (a minimum over every pod) cannot have passed it either.
-        """
-        wm, lean = feed.watermark_s, feed.lean_until_s
-        w0 = before[0]
-        return (wm is not None and wm > k and (w0 is None or w0 <= k)) or (lean > k >= before[1])
 
     def _final_until(self) -> float:
         """Every step and lean reading up to here is final (rolling seconds wait for it)."""
