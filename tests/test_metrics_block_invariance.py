@@ -37,6 +37,7 @@ from sensorkit.sources.simulator import demo_runners, steady_config
 from sensorkit.sources.simulator.feed import ItemFeed
 from sensorkit.sources.simulator.profile import SimulationConfig
 from sensorkit.sources.simulator.run import SimulatedRun
+from sensorkit.store.recording.grid import gap_cut_s
 
 DURATION_S = 40.0
 
@@ -131,12 +132,6 @@ def _live(name: str) -> tuple[SessionInfo, tuple[SourceItem, ...]]:
     return info, tuple(items)
 
 
-def _gap_cut_s(g: Gap) -> float:
-    """Where a gap cuts its sensor's samples: half way through the hole (a gap's ends are its
-    neighbouring samples' times, up to rounding and clock drift)."""
-    return g.start_s + 0.5 * max(g.end_s - g.start_s, 0.0)
-
-
 def recut(items: Sequence[SourceItem], grid_s: float) -> list[SourceItem]:
     """The samples of ``items`` cut on a ``grid_s`` grid and at gaps, in the order they became
     known live (a block at its last sample but not before a gap before it, a gap at its end;
@@ -158,12 +153,12 @@ def recut(items: Sequence[SourceItem], grid_s: float) -> list[SourceItem]:
         t = whole.time_s
         edges = np.arange(math.floor(t[0] / grid_s) + 1, math.floor(t[-1] / grid_s) + 1) * grid_s
         cuts = np.unique(np.concatenate([[0, len(t)], np.searchsorted(t, edges, "left"),
-                                         np.searchsorted(t, [_gap_cut_s(g) for g in gaps], "right")]))
+                                         np.searchsorted(t, [gap_cut_s(g) for g in gaps], "right")]))
         known = -math.inf
         for a, b in zip(cuts[:-1].tolist(), cuts[1:].tolist(), strict=True):
             block = SampleBlock(sid, t[a:b], whole.acc_g[a:b], None if whole.gyr_dps is None else whole.gyr_dps[a:b],
                                 None if whole.mag_ut is None else whole.mag_ut[a:b])
-            after_gap = max((g.end_s for g in gaps if _gap_cut_s(g) < t[a]), default=-math.inf)
+            after_gap = max((g.end_s for g in gaps if gap_cut_s(g) < t[a]), default=-math.inf)
             known = max(known, float(t[b - 1]), after_gap)
             rows.append((known, 1, pos, a, block))
     rows.sort(key=lambda r: r[:4])

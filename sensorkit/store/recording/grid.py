@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from typing import Any, NamedTuple, Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
+from sensorkit.model import Gap
 from sensorkit.store.recording.layout import ORDER_BLOCK, ORDER_GAP, ORDER_HEALTH, ORDER_SPEED
 from sensorkit.store.recording.reader import RecordingReader
 
@@ -84,7 +85,7 @@ class SortedRows:
         return out
 
 
-def gap_cut_s(gap: Any) -> float:
+def gap_cut_s(gap: Gap) -> float:
     """Where a gap cuts its sensor's samples: half way through it.
 
     A gap's ends are its neighbouring samples' times only up to rounding and clock-drift
@@ -108,17 +109,15 @@ class StreamBlocks:
     """
 
     def __init__(self, reader: RecordingReader, sensor_id: str, src: int, i0: int, i1: int, block_s: float,
-                 gap_cuts_s: NDArray[np.float64], window_samples: int,
-                 gap_ends_s: NDArray[np.float64] | None = None) -> None:
+                 gap_cuts_s: NDArray[np.float64], window_samples: int, gap_ends_s: NDArray[np.float64]) -> None:
         self.reader, self.sensor_id, self.src = reader, sensor_id, src
         self.j, self.i1, self.block_s = i0, i1, block_s
         order = np.argsort(gap_cuts_s, kind="stable")
         self.gap_cuts_s = gap_cuts_s[order]
-        ends = gap_cuts_s if gap_ends_s is None else gap_ends_s
         # A block after a gap is known no earlier than the gap (its end: live, the gap is noticed
         # when the samples after it arrive); a drifting clock can put the end a microsecond past
         # the next sample.
-        self.gap_floor_s = np.maximum.accumulate(ends[order]) if len(order) else np.zeros(0)
+        self.gap_floor_s = np.maximum.accumulate(gap_ends_s[order]) if len(order) else np.zeros(0)
         self.window_samples = window_samples
         self.carry = -math.inf
         """Latest key so far: keys are a running maximum (per-sensor order survives a clock step back)."""
