@@ -270,12 +270,7 @@ class RunnerMetrics:
         until = math.inf if final else self._lean_until()
         while queued:
             fs = queued[0]
-            if fs.next_ic_s is not None:
-                lean_end = fs.next_ic_s
-            else:
-                ic = fs.touchdown.ic_s
-                lean_end = ic + (ic - fs.prev_ic_s if fs.prev_ic_s is not None else 0.35)
-            if lean_end > until:
+            if _lean_end_s(fs) > until:
                 break
             queued.popleft()
             out.append(self._step_metrics(fs))
@@ -304,7 +299,6 @@ class RunnerMetrics:
         shoe = next((td.contacts[p] for p in _FEET if p in td.contacts), None)
         back = td.contacts.get(Placement.LOWER_BACK)
         strike = shoe.strike_angle_deg if shoe is not None else None
-        lean_end = fs.next_ic_s if fs.next_ic_s is not None else ic + (step_time or 0.35)
         speed = None
         known = self._speed_at(ic)
         if known is not None and known.speed_mps is not None and ic - known.time_s <= self.settings.speed_max_age_s:
@@ -317,7 +311,7 @@ class RunnerMetrics:
             impact_saturated=bool(imp is not None and imp.saturated),
             vertical_oscillation_cm=None if back is None else back.vertical_oscillation_cm,
             strike_angle_deg=strike, strike_class=classify_strike(strike),
-            trunk_lean_deg=self._mean_lean(ic, lean_end), speed_mps=speed, sources=td.sources)
+            trunk_lean_deg=self._mean_lean(ic, _lean_end_s(fs)), speed_mps=speed, sources=td.sources)
         self.rolling.add_step(step)
         return step
 
@@ -348,6 +342,15 @@ class RunnerMetrics:
             out.append(self.rolling.emit(self._next_rolling_s))
             self._next_rolling_s += 1.0
         return out
+
+
+def _lean_end_s(fs: FusedStep) -> float:
+    """End of the span a step's trunk lean is averaged over: its next IC, else one step on."""
+    if fs.next_ic_s is not None:
+        return fs.next_ic_s
+    ic = fs.touchdown.ic_s
+    step_time = ic - fs.prev_ic_s if fs.prev_ic_s is not None else None
+    return ic + (step_time or 0.35)
 
 
 def _shoe_side(chain: SensorChain) -> Side | None:
