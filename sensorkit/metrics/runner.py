@@ -334,13 +334,17 @@ class RunnerMetrics:
             return []
         # Second k is summarised once everything up to k is final (at the end: up to the data).
         until = math.nextafter(self._now, math.inf) if final else min(self._now, self._final_until())
-        if self._next_rolling_s is None:
-            firsts = [f.first_s for f in self._feeds.values() if f.first_s is not None]
-            self._next_rolling_s = float(math.floor(min(firsts)) + 1)
+        k = self._next_rolling_s
+        if k is None:
+            # The first second is fixed by the first emission, from every pod seen by then: a pod
+            # whose earlier data comes later in another cut of the same data still counts.
+            k = float(math.floor(min(f.first_s for f in self._feeds.values() if f.first_s is not None)) + 1)
         out: list[Record] = []
-        while until > self._next_rolling_s:
-            out.append(self.rolling.emit(self._next_rolling_s))
-            self._next_rolling_s += 1.0
+        while until > k:
+            out.append(self.rolling.emit(k))
+            k += 1.0
+        if out:
+            self._next_rolling_s = k
         return out
 
 
