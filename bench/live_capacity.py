@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import math
 import resource
 import tempfile
@@ -51,7 +52,7 @@ from bench._measure import Clock, load_avg, machine, percentiles_ms, pin_to_one_
 from sensorkit import __version__
 from sensorkit.alerts import AlertsSettings, build_cue_engine
 from sensorkit.config.schema import SessionSettings
-from sensorkit.metrics import RunnerMetrics
+from sensorkit.metrics import MetricsSettings, RunnerMetrics
 from sensorkit.model import BusItem, RunnerInfo, SampleBlock, SensorInfo, SessionInfo, SessionMarker, SourceItem
 from sensorkit.pipeline.bus import Bus
 from sensorkit.pipeline.clock import HostClock
@@ -70,9 +71,11 @@ TARGET_RUNNERS = 200
 class TimedSource:
     """A Source wrapper that notes when each item is yielded (host monotonic clock)."""
 
-    def __init__(self, inner: SimulatorSource, yielded: dict[int, float]) -> None:
+    def __init__(self, inner: SimulatorSource, yielded: dict[int, float],
+                 blocks: dict[str, collections.deque[tuple[float, float, float]]]) -> None:
         self._inner = inner
         self._yielded = yielded
+        self._blocks = blocks
 
     @property
     def sensors(self) -> Sequence[SensorInfo]:
@@ -87,20 +90,29 @@ class TimedSource:
         await self._inner.__aexit__(exc_type, exc, tb)
 
     async def items(self) -> AsyncIterator[SourceItem]:
-        yielded = self._yielded
+        yielded, blocks = self._yielded, self._blocks
         now = time.monotonic
         async for item in self._inner.items():
-            yielded[id(item)] = now()
+            if isinstance(item, SampleBlock) and len(item):
+                blocks[item.sensor_id].append((item.start_s, item.end_s, now()))
+            else:
+                yielded[id(item)] = now()
             yield item
 
 
 class TimedBus(Bus):
-    """The session's bus, noting for every record the arrival of the block that released it."""
+    """The session's bus, noting for every record the arrival of the block that released it.
 
-    def __init__(self, yielded: dict[int, float], runner_of: dict[str, str], t0_monotonic: float,
-                 phase_of: dict[str, float]) -> None:
+    A runner that fell behind joins its queued blocks (``Session(coalesce_s=...)``); a record
+    released by a joined block is timed from the arrival of the joined block's first, i.e.
+    oldest, block: an upper bound of its own delay.
+    """
+
+    def __init__(self, yielded: dict[int, float], blocks: dict[str, collections.deque[tuple[float, float, float]]],
+                 runner_of: dict[str, str], t0_monotonic: float, phase_of: dict[str, float]) -> None:
         super().__init__()
         self._yielded = yielded
+        self._blocks = blocks
         self._runner_of = runner_of
         self._t0 = t0_monotonic
         self._phase_of = phase_of
@@ -108,17 +120,25 @@ class TimedBus(Bus):
         # type, emitted (host s), latency s, data lag s, delay from the block's scheduled arrival s
         self.latency: list[tuple[str, float, float, float, float]] = []
         self.lateness: list[tuple[float, float]] = []  # yielded (host s), yield - scheduled arrival (s)
+        self.joined = 0  # blocks that reached the bus joined to the block before them
 
     async def publish(self, item: BusItem) -> None:
-        t_yield = self._yielded.pop(id(item), None)
         await super().publish(item)
-        if t_yield is not None:  # a source item: the records that follow came from it
-            runner = self._runner_of.get(getattr(item, "sensor_id", ""), "")
-            if isinstance(item, SampleBlock) and len(item):
-                end = item.end_s
-                due = end + self._phase_of.get(runner, 0.0)
-                self._current[runner] = (t_yield, end, due)
-                self.lateness.append((t_yield - self._t0, t_yield - self._t0 - due))
+        if isinstance(item, SampleBlock) and len(item):  # a source's block: the records that follow came from it
+            runner = self._runner_of.get(item.sensor_id, "")
+            phase = self._phase_of.get(runner, 0.0)
+            queued, end, first = self._blocks[item.sensor_id], item.end_s, None
+            while queued and queued[0][0] <= end:  # the blocks joined into this one, oldest first
+                _, part_end, t_yield = queued.popleft()
+                self.lateness.append((t_yield - self._t0, t_yield - self._t0 - part_end - phase))
+                if first is None:
+                    first = (t_yield, end, part_end + phase)
+                else:
+                    self.joined += 1
+            if first is not None:
+                self._current[runner] = first
+            return
+        if self._yielded.pop(id(item), None) is not None:  # another source item
             return
         if isinstance(item, SessionMarker):
             return
@@ -132,9 +152,10 @@ class TimedBus(Bus):
 
 
 async def _trial(n: int, warmup_s: float, seconds: float, workdir: Path, stagger_s: float = 0.0,
-                 quantum_s: float = 0.0) -> dict[str, Any]:
+                 quantum_s: float = 0.0, coalesce: bool = True) -> dict[str, Any]:
     clock = HostClock()
     yielded: dict[int, float] = {}
+    blocks: dict[str, collections.deque[tuple[float, float, float]]] = defaultdict(collections.deque)
     duration = warmup_s + seconds
     # Runner i's pods deliver stagger_s * i / n later than their samples' end (0: all in phase).
     phase = {f"r{i:03d}": stagger_s * i / n for i in range(n)}
@@ -148,8 +169,10 @@ async def _trial(n: int, warmup_s: float, seconds: float, workdir: Path, stagger
         r.name: [RunnerMetrics(r, info.sensors_of(r.name)), build_cue_engine(r.name, AlertsSettings())]
         for r in runners}
     sink = RecordingSink(workdir / f"live-{n}.skrec", info)
-    session = Session(info, [TimedSource(s, yielded) for s in sims], stages, [sink])
-    bus = TimedBus(yielded, {s.sensor_id: s.runner for s in sensors}, clock.start_monotonic_s, phase)
+    # As compose builds a live session: a runner that fell behind joins its queued blocks.
+    session = Session(info, [TimedSource(s, yielded, blocks) for s in sims], stages, [sink],
+                      coalesce_s=MetricsSettings().invariant_block_s if coalesce else 0.0)
+    bus = TimedBus(yielded, blocks, {s.sensor_id: s.runner for s in sensors}, clock.start_monotonic_s, phase)
     session._bus = bus  # bench-only instrumentation of the one bus (subscriptions happen in run())
     marks: dict[str, Any] = {}
     loop_lag: list[float] = []
@@ -212,6 +235,7 @@ async def _trial(n: int, warmup_s: float, seconds: float, workdir: Path, stagger
         "passed": bool(p99 <= BUDGET_S and late_p99 <= BUDGET_S and total_p99 <= BUDGET_S),
         "load_avg": marks.get("load_start", []), "load_avg_end": load_avg(),
         "channel_drops": sum(c.dropped for c in stats.channels), "errors": dict(stats.errors),
+        "coalesce": coalesce, "blocks_joined": stats.coalesced,
     }
     return res
 
@@ -241,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--wake-quantum-ms", type=float, default=SessionSettings().wake_quantum_ms,
                     help="poll for events at most once per this many ms, as the CLI's live loop does (0: asyncio's "
                          "default loop, woken by every event)")
+    ap.add_argument("--no-coalesce", action="store_true",
+                    help="a runner that fell behind takes its queued blocks one by one (default: joined, as live)")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
     counts = [4] if args.quick else [int(x) for x in args.runners.split(",")]
@@ -254,7 +280,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="live-capacity-") as tmp:
         for n in counts:
             with asyncio.Runner(loop_factory=loop_factory(args.wake_quantum_ms / 1e3)) as runner:
-                r = runner.run(_trial(n, warmup, seconds, Path(tmp), args.stagger_ms / 1e3, args.wake_quantum_ms / 1e3))
+                r = runner.run(_trial(n, warmup, seconds, Path(tmp), args.stagger_ms / 1e3, args.wake_quantum_ms / 1e3,
+                                      not args.no_coalesce))
             for p in Path(tmp).iterdir():  # recordings are big at hundreds of runners
                 _rmtree(p)
             trials.append(r)

@@ -69,11 +69,14 @@ class Assembly:
     stats: _SessionStats = field(default_factory=_SessionStats)
     wake_quantum_s: float = 0.0
     """The event loop's poll quantum (:mod:`sensorkit.pipeline.wakeups`): live sessions only."""
+    coalesce_s: float = 0.0
+    """The longest block a runner that fell behind joins its backlog into (``Session``)."""
 
     def session(self) -> Session:
         """The session, built once; sinks that show counters read this one."""
         if self.stats.session is None:
-            self.stats.session = Session(self.info, self.sources, self.stages, self.sinks)
+            self.stats.session = Session(self.info, self.sources, self.stages, self.sinks,
+                                         coalesce_s=self.coalesce_s)
         return self.stats.session
 
 
@@ -140,7 +143,8 @@ def assemble(cfg: Config, mode: Mode, *, speed: float = 1.0, replay: Path | None
     if cfg.influx.enabled:
         sinks.append(InfluxSink(cfg.influx, info))
     assembly = Assembly(info, sources, stages, sinks, clock, recording_path,
-                        wake_quantum_s=cfg.session.wake_quantum_ms / 1e3 if real_time else 0.0)
+                        wake_quantum_s=cfg.session.wake_quantum_ms / 1e3 if real_time else 0.0,
+                        coalesce_s=cfg.metrics.invariant_block_s)
     stats = assembly.stats
     if cfg.mqtt.enabled:
         sinks.append(MqttSink(cfg.mqtt, runners=[r.name for r in info.runners], session_id=info.session_id,

@@ -33,6 +33,15 @@ class MetricsSettings(BaseModel):
                                    description="A speed reading older than this is not attached to a "
                                                "step, s.")
 
+    @property
+    def invariant_block_s(self) -> float:
+        """Blocks up to this long give the live run's records (tests/test_metrics_block_invariance.py).
+
+        Within a block one pod's data runs up to a block ahead of another's, which must not
+        make the slower pod look silent.
+        """
+        return 0.5 * self.stale_s
+
     def dsp_settings(self) -> DspSettings:
         base = DspSettings()
         posture = dataclasses.replace(base.posture, ahrs_rate_hz=self.ahrs_rate_hz)

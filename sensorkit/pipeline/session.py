@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from sensorkit.model import BusItem, MarkerKind, SampleBlock, SessionInfo, SessionMarker, SourceItem
 from sensorkit.pipeline.bus import Bus
 from sensorkit.pipeline.channel import Channel, ChannelStats, OverflowPolicy
+from sensorkit.pipeline.coalesce import coalesce
 from sensorkit.pipeline.contracts import RecordStage, Sink
 from sensorkit.sources.base import Source
 
@@ -30,6 +31,8 @@ class SessionStats:
     channels: list[ChannelStats] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)
     items: Counter[str] = field(default_factory=Counter)
+    coalesced: int = 0
+    """Queued sample blocks joined to the block before them because a runner had fallen behind."""
 
 
 def run_stages(stages: Sequence[RecordStage], item: BusItem | None) -> list[BusItem]:
@@ -60,8 +63,17 @@ class Session:
         *,
         input_queue_size: int = 256,
         hand_over_s: float = 10.0,
+        coalesce_s: float = 0.0,
     ) -> None:
+        """Sources, per-runner stages and sinks of ``info``'s runners.
+
+        ``coalesce_s`` > 0 lets a runner that fell behind join each sensor's queued blocks, up
+        to that span (:mod:`sensorkit.pipeline.coalesce`): only for stages whose records do not
+        depend on where blocks end, as the metrics' do not up to half their ``stale_s``.
+        """
         self.info = info
+        self._coalesce_s = coalesce_s
+        self._coalesced = 0
         self._hand_over_s = hand_over_s
         self._sources = list(sources)
         self._stages = {r.name: list(stages.get(r.name, ())) for r in info.runners}
@@ -80,7 +92,7 @@ class Session:
 
     def stats(self) -> SessionStats:
         chans = [c.stats() for c in self._inputs.values()] + self._bus.stats()
-        return SessionStats(chans, Counter(self._errors), Counter(self._counts))
+        return SessionStats(chans, Counter(self._errors), Counter(self._counts), self._coalesced)
 
     async def run(self, stop: asyncio.Event | None = None) -> SessionStats:
         stop = stop or asyncio.Event()
@@ -172,12 +184,18 @@ class Session:
         sid = self.info.session_id
         await self._bus.publish(SessionMarker(runner, 0.0, MarkerKind.START, sid))
         last_s = 0.0
-        async for item in self._inputs[runner]:
-            if isinstance(item, SampleBlock) and len(item):
-                end_s = item.end_s
-                if end_s > last_s:
-                    last_s = self._last_time[runner] = end_s
-            await self._publish_all(runner, stages, item)
+        channel = self._inputs[runner]
+        async for first in channel:
+            items: Sequence[SourceItem] = [first]
+            if len(channel) and self._coalesce_s > 0:  # behind: take the backlog in fewer, larger blocks
+                items, absorbed = coalesce([first, *channel.receive_nowait()], self._coalesce_s)
+                self._coalesced += absorbed
+            for item in items:
+                if isinstance(item, SampleBlock) and len(item):
+                    end_s = item.end_s
+                    if end_s > last_s:
+                        last_s = self._last_time[runner] = end_s
+                await self._publish_all(runner, stages, item)
         await self._publish_all(runner, stages, None)
         await self._bus.publish(
             SessionMarker(runner, self._last_time.get(runner, 0.0), MarkerKind.STOP, sid))
