@@ -275,7 +275,7 @@ class FootStepDetector:
         if ms.shape[0] < 3:
             return
         gn = np.einsum("ij,ij->i", ms[:, 4:7], ms[:, 4:7])
-        m = int(np.argmin(gn))
+        m = int(gn.argmin())
         ms_idx = p_idx + m
         # Foot-flat pitch: from the tilt of acceleration when the foot is really still for a
         # while (a slow run), else 0 - flat as when the pod was calibrated (dynamic
@@ -290,16 +290,18 @@ class FootStepDetector:
         # A real pod sees the impact itself: a jump of |acc| faster than impact_jerk_gps.
         # When it is there, it times IC to the sample (the rotation peak then only chose the
         # window); smooth data (soft shoes, marker-derived pods) keep the rotation estimate.
-        w = self._raw.view(max(p_idx - self._jerk_back_n, b, self._raw.start), p_idx + self._jerk_fwd_n)
+        w0 = max(p_idx - self._jerk_back_n, b, self._raw.start)
+        w = self._raw.view(w0, p_idx + self._jerk_fwd_n)
         if w.shape[0] >= 3:
             an = np.sqrt(np.einsum("ij,ij->i", w[:, 1:4], w[:, 1:4]))
-            jerk = np.diff(an) / np.diff(w[:, 0])
-            j = int(np.argmax(jerk))
+            t = w[:, 0]
+            jerk = (an[1:] - an[:-1]) / (t[1:] - t[:-1])  # np.diff's own arithmetic, without its wrapper
+            j = int(jerk.argmax())
             top = float(jerk[j])
             if top >= s.impact_jerk_gps:
                 while j > 0 and float(jerk[j - 1]) >= 0.5 * top:  # onset of the rise
                     j -= 1
-                ic_pos = max(p_idx - self._jerk_back_n, b, self._raw.start) + j + 0.5
+                ic_pos = w0 + j + 0.5
         ic = self._time_at(ic_pos) + s.ic_offset_s
         if self._last_ic is not None and ic - self._last_ic < s.min_stride_s:
             self.health.rejected += 1
@@ -321,13 +323,13 @@ class FootStepDetector:
         self._stance = None
         lo = max(ms_idx, self._filt.start, self._raw.start)
         x = self._filt.view(lo, swing_idx + 1)[:, 0]
-        if x.shape[0] < 3 or float(x.max()) < s.push_off_min_dps:
+        if x.shape[0] < 3 or float(_max(x)) < s.push_off_min_dps:
             self.health.rejected += 1
             out.append(self._ic_only((ic, ic_idx, fsa, ms_idx)))
             return
         w = self._raw.view(lo, swing_idx + 1)
         t, g = w[:, 0], w[:, 5]
-        pitch2 = ((g[1:] + g[:-1]) * np.diff(t)).cumsum()  # 2 x toes-down pitch, at samples 1..n-1
+        pitch2 = ((g[1:] + g[:-1]) * (t[1:] - t[:-1])).cumsum()  # 2 x toes-down pitch, at samples 1..n-1
         target = 2.0 * s.toe_off_pitch_deg
         k = int((pitch2 >= target).argmax())
         if pitch2[k] >= target:
@@ -363,14 +365,21 @@ class FootStepDetector:
         n = w.shape[0]
         if n < 2:
             return 0.0
-        t, g = w[:, 0], w[:, 4:6] @ self._pitch_axis
+        # n == i1 - i0 + 2 unless the view was clipped at the newest sample: then the end is
+        # interpolated in the last interval. The ends are replaced in copies (the rate's is
+        # new anyway): the same trapezoids and sum as building [a, samples..., b], with fewer
+        # numpy calls (a stance makes two of these).
+        tt, gg = w[:, 0].copy(), w[:, 4:6] @ self._pitch_axis
         fa, fb = a - i0, b - i1
-        ta, ga = t[0] + fa * (t[1] - t[0]), g[0] + fa * (g[1] - g[0])
         j = min(i1 - i0, n - 2)
-        tb, gb = t[j] + fb * (t[j + 1] - t[j]), g[j] + fb * (g[j + 1] - g[j])
-        tt = np.concatenate([[ta], t[1:j + 1], [tb]])
-        gg = np.concatenate([[ga], g[1:j + 1], [gb]])
-        return float(np.sum(0.5 * (gg[1:] + gg[:-1]) * np.diff(tt)))
+        t0, t1, tj, tj1 = float(tt[0]), float(tt[1]), float(tt[j]), float(tt[j + 1])
+        g0, g1, gj, gj1 = float(gg[0]), float(gg[1]), float(gg[j]), float(gg[j + 1])
+        tt[0], gg[0] = t0 + fa * (t1 - t0), g0 + fa * (g1 - g0)
+        tt[j + 1], gg[j + 1] = tj + fb * (tj1 - tj), gj + fb * (gj1 - gj)
+        area = gg[1:] + gg[:-1]
+        area *= 0.5
+        area *= tt[1:] - tt[:-1]
+        return float(np.add.reduce(area))
 
     def _ic_only(self, stance: tuple[float, int, float | None, int]) -> Contact:
         """A stance without a plausible TC: its announced IC, marked as no contact."""
@@ -387,6 +396,10 @@ class FootStepDetector:
                        loading_rate_gps=None if imp is None else imp.loading_rate_gps,
                        saturated=bool(imp is not None and imp.saturated), strike_angle_deg=fsa,
                        side_confidence=1.0)
+
+
+_max = np.maximum.reduce
+"""``ndarray.max`` without its Python wrapper (the same answer)."""
 
 
 def _parabolic(x: list[float], k: int) -> float:

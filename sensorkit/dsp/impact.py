@@ -28,7 +28,7 @@ def impact_of(t: F64, acc_g: F64, signal_g: F64, range_g: float | None) -> Impac
     n = signal_g.shape[0]
     if n < 3:
         return None
-    k = int(np.argmax(signal_g))
+    k = int(signal_g.argmax())
     peak = float(signal_g[k])
     base = float(signal_g[0])
     rate: float | None = None
@@ -36,8 +36,8 @@ def impact_of(t: F64, acc_g: F64, signal_g: F64, range_g: float | None) -> Impac
         rise = signal_g[: k + 1]
         lo = base + 0.2 * (peak - base)
         hi = base + 0.8 * (peak - base)
-        i20 = int(np.argmax(rise >= lo))
-        i80 = int(np.argmax(rise >= hi))
+        i20 = int((rise >= lo).argmax())
+        i80 = int((rise >= hi).argmax())
         t20 = _cross_time(t, rise, i20, lo)
         t80 = _cross_time(t, rise, i80, hi)
         if t80 > t20:
@@ -48,10 +48,10 @@ def impact_of(t: F64, acc_g: F64, signal_g: F64, range_g: float | None) -> Impac
 def saturated(acc_g: F64, range_g: float | None) -> bool:
     """Any axis within 2 % of the range; range unknown: a flat top of >= 2 samples above 4 g."""
     absmax = np.abs(acc_g)
+    top = float(np.maximum.reduce(absmax, axis=None))  # ndarray.max without its Python wrapper
     if range_g is not None:
-        return bool(absmax.max() >= 0.98 * range_g)
-    top = float(absmax.max())
-    return top > 4.0 and int((absmax >= top - 1e-6).sum()) >= 2
+        return top >= 0.98 * range_g
+    return top > 4.0 and int(np.count_nonzero(absmax >= top - 1e-6)) >= 2
 
 
 def _cross_time(t: F64, x: F64, i: int, level: float) -> float:

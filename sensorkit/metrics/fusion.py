@@ -14,6 +14,7 @@ slower sensor would still have changed. Sensors not yet calibrated or silent for
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -25,24 +26,34 @@ _RANK = {Placement.LEFT_FOOT: 0, Placement.RIGHT_FOOT: 0, Placement.LOWER_BACK: 
 _OTHER_SIDE = {Side.LEFT: Side.RIGHT, Side.RIGHT: Side.LEFT}
 
 
-def _placement_rank(item: tuple[Placement, Contact]) -> int:
-    return _RANK[item[0]]
-
-
 @dataclass(slots=True)
 class Touchdown:
-    """The contacts of several sensors that belong to one foot strike."""
+    """The contacts of several sensors that belong to one foot strike.
+
+    Contacts are added with :meth:`put`, which keeps the best-ranked one and its IC at hand:
+    fusion reads a touchdown's IC several times per contact it matches, sorts and releases.
+    """
 
     contacts: dict[Placement, Contact] = field(default_factory=dict)
+    best: Contact = field(init=False, repr=False, compare=False)
+    """The contact of the best-ranked placement (the first one added among equals)."""
+    ic_s: float = field(init=False, repr=False, compare=False)
+    rank: int = field(init=False, repr=False, compare=False)
+    """Rank of ``best``'s placement (0 shoe, 1 lower back, 2 phone)."""
 
-    @property
-    def best(self) -> Contact:
-        """The contact of the best-ranked placement (the first one added among equals)."""
-        return min(self.contacts.items(), key=_placement_rank)[1]
+    def __post_init__(self) -> None:
+        self.rank = len(_RANK)
+        self.ic_s = math.nan
+        given, self.contacts = self.contacts, {}
+        for placement, contact in given.items():
+            self.put(placement, contact)
 
-    @property
-    def ic_s(self) -> float:
-        return self.best.ic_s
+    def put(self, placement: Placement, contact: Contact) -> None:
+        """Add ``placement``'s contact (one per placement)."""
+        self.contacts[placement] = contact
+        rank = _RANK[placement]
+        if rank < self.rank:
+            self.best, self.ic_s, self.rank = contact, contact.ic_s, rank
 
     @property
     def side(self) -> Side:
@@ -119,7 +130,7 @@ class StepFusion:
             if best is None:
                 best = Touchdown()
                 self._pending.append(best)
-            best.contacts[placement] = c
+            best.put(placement, c)
         self._pending.sort(key=lambda td: td.ic_s)
 
     def release(self, watermark_s: float | None, shoe_watermarks: Mapping[Side, float] | None = None,
@@ -177,7 +188,7 @@ class StepFusion:
             if shoes[side] <= horizon + self.match_tol_s:
                 return False, None  # that shoe has not spoken yet
         cands: list[tuple[float, int, Touchdown | None]] = [
-            (p.ic_s, _RANK[min(p.contacts, key=_RANK.__getitem__)], p) for p in later]
+            (p.ic_s, p.rank, p) for p in later]
         for pl, ts in early.items():
             for t in ts:
                 cands.append(self._joined(t, pl))
@@ -208,7 +219,7 @@ class StepFusion:
         rank = _RANK[placement]
         if best is None:
             return ic_s, rank, None
-        host = _RANK[min(best.contacts, key=_RANK.__getitem__)]
+        host = best.rank
         return (best.ic_s, host, best) if host <= rank else (ic_s, rank, best)
 
 
@@ -219,5 +230,5 @@ def _first(item: tuple[float, int, Touchdown | None]) -> float:
 def _compatible(td: Touchdown, placement: Placement, c: Contact) -> bool:
     """Two shoe contacts of different feet are never one touchdown."""
     if placement in _FEET:
-        return not any(p in td.contacts for p in _FEET)
+        return Placement.LEFT_FOOT not in td.contacts and Placement.RIGHT_FOOT not in td.contacts
     return True
