@@ -12,7 +12,10 @@ from typing import Any, Self
 
 import numpy as np
 import pytest
+from rich.console import Console
 
+from sensorkit.dashboard.sink import session_status
+from sensorkit.dashboard.terminal import TerminalView
 from sensorkit.metrics import MetricsSettings, RunnerMetrics, analyze_items
 from sensorkit.model import Gap, Record, SampleBlock, SensorInfo, SessionMarker, SourceItem, SpeedSample
 from sensorkit.pipeline.coalesce import coalesce
@@ -107,3 +110,17 @@ async def test_a_backlogged_session_gives_the_records_of_the_blocks_one_by_one(n
     records: list[Record] = [x for x in sink.items
                              if isinstance(x, Record) and not isinstance(x, SessionMarker) and id(x) not in passed_on]
     assert _tables(records) == _tables(analyze_items(info, items, settings))
+
+
+async def test_the_status_a_coach_sees_says_the_host_fell_behind() -> None:
+    info, items = _live("steady")
+    runner = info.runners[0]
+    session = Session(info, [BurstSource(info.sensors, items[:600])],
+                      {runner.name: [RunnerMetrics(runner, info.sensors_of(runner.name))]}, [CollectSink()],
+                      coalesce_s=MetricsSettings().invariant_block_s)
+    stats = await session.run()
+    assert stats.coalesced > 0
+    assert session_status(stats)["blocks_joined"] == stats.coalesced
+    console = Console(record=True, width=200)
+    console.print(TerminalView(console=console, stats=session.stats).render())
+    assert f"caught up by joining {stats.coalesced} blocks" in console.export_text()

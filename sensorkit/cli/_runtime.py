@@ -41,4 +41,7 @@ def _summary(assembly: Assembly, stats: SessionStats) -> None:
         lines.append(f"  live-view drops (by policy): {drops}")
     if stats.errors:
         lines.append(f"  errors survived: {dict(stats.errors)}")
+    if stats.coalesced:
+        lines.append(f"  the host fell behind at times: {stats.coalesced} queued blocks were joined to catch up "
+                     "(same records)")
     print("\n".join(lines), file=sys.stderr)

@@ -38,8 +38,9 @@ def session_status_row(c: ChannelStats) -> dict[str, Any]:
 
 
 def session_status(stats: SessionStats) -> dict[str, Any]:
-    """The pipeline's queue fills/drops and survived errors, as the page shows them."""
-    return {"queues": [session_status_row(c) for c in stats.channels], "errors": dict(stats.errors)}
+    """The pipeline's queue fills/drops, survived errors and catch-ups, as the page shows them."""
+    return {"queues": [session_status_row(c) for c in stats.channels], "errors": dict(stats.errors),
+            "blocks_joined": stats.coalesced}
 
 
 class DashboardSink:

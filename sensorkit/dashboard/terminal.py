@@ -163,6 +163,8 @@ class TerminalView:
             fill = max((c.fill / c.maxsize for c in st.channels), default=0.0)
             errs = sum(st.errors.values())
             line = f"queues: max fill {fill:.0%}, drops {drops}; errors survived {errs}"
+            if st.coalesced:
+                line += f"; fell behind, caught up by joining {st.coalesced} blocks"
             parts.append(Text(line, style="dim"))
         return Group(*parts)
 
