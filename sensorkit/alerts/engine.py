@@ -27,9 +27,11 @@ from sensorkit.alerts.observations import Observation, ObservationBuilder
 from sensorkit.alerts.phrases import PhraseBook, load_phrasebook
 from sensorkit.alerts.rules import CueLimiter, RuleState
 from sensorkit.alerts.settings import METRIC_NAMES, SCORE, AlertsSettings
-from sensorkit.model import BusItem, Cue, CueKind, FatigueState, Record
+from sensorkit.model import BusItem, Cue, CueKind, FatigueState, PostureSample, Record, RollingMetrics, StepMetrics
 
 _EPS_S = 1e-6
+_INTAKE = (RollingMetrics, PostureSample, StepMetrics)
+"""What :class:`ObservationBuilder` takes; the engine ignores everything else."""
 MAX_DRIFT_FULL_SCALES = 1.5
 """One observation's drift is clipped to this many full scales before smoothing."""
 
@@ -80,7 +82,9 @@ class CueEngine:
         return bool(self.baselines)
 
     def update(self, item: BusItem) -> list[Record]:
-        if getattr(item, "runner", self.runner) != self.runner:
+        # Every bus item of the runner passes here (sample blocks, step events, ...): most are
+        # none of the observation builder's inputs, and are let go with one isinstance.
+        if not isinstance(item, _INTAKE) or item.runner != self.runner:
             return []
         obs = self._builder.update(item)
         return [] if obs is None else self._observe(obs)
