@@ -220,17 +220,22 @@ class FootStepDetector:
         anyof = np.logical_or.reduce
         stays = not anyof(x < -s.swing_on_dps) if self._state == 0 else not anyof(x > -s.swing_off_dps)
         if not stays:
-            st = np.full(x.shape[0], -1, dtype=np.int8)
-            st[x < -s.swing_on_dps] = 1
-            st[x > -s.swing_off_dps] = 0
-            known = np.where(st >= 0, np.arange(x.shape[0]), -1)
-            np.maximum.accumulate(known, out=known)
-            state = np.where(known >= 0, st[np.maximum(known, 0)], self._state).astype(np.int8)
-            d = np.diff(np.concatenate([[self._state], state]))
-            for e in np.flatnonzero(d != 0).tolist():
+            # A sample below -swing_on_dps decides "swing", one above -swing_off_dps "no swing",
+            # any other keeps the state: it changes at a deciding sample that differs from the
+            # deciding sample before it (from the state at the block's start for the first).
+            swing = x < -s.swing_on_dps
+            deciding = (swing | (x > -s.swing_off_dps)).nonzero()[0]
+            says = swing[deciding]  # not empty: a sample leaves the state (not stays)
+            change = (says[1:] != says[:-1]).nonzero()[0]
+            change += 1
+            edges, rises = deciding[change].tolist(), says[change].tolist()
+            if bool(says[0]) != bool(self._state):
+                edges.insert(0, int(deciding[0]))
+                rises.insert(0, bool(says[0]))
+            for e, rise in zip(edges, rises, strict=True):
                 j = lo + e
                 self._run_pending_ic(j)
-                if d[e] > 0:  # maybe a swing starts
+                if rise:  # maybe a swing starts
                     self._swing_start = j
                 elif self._swing_start is not None:
                     start, self._swing_start = self._swing_start, None
@@ -238,7 +243,7 @@ class FootStepDetector:
                         self._end_stance(start, out)
                         self._pending_ic = j  # touchdown follows
                     # else: a short dip (a forefoot strike's heel drop) inside the stance
-            self._state = int(state[-1])
+            self._state = int(says[-1])
         self._cursor = hi
         if self._pending_ic is not None:
             self._run_pending_ic(hi)
@@ -369,9 +374,20 @@ class FootStepDetector:
         # interpolated in the last interval. The ends are replaced in copies (the rate's is
         # new anyway): the same trapezoids and sum as building [a, samples..., b], with fewer
         # numpy calls (a stance makes two of these).
-        tt, gg = w[:, 0].copy(), w[:, 4:6] @ self._pitch_axis
+        gg = w[:, 4:6] @ self._pitch_axis  # (a BLAS product: its bits depend on the window, kept as is)
         fa, fb = a - i0, b - i1
         j = min(i1 - i0, n - 2)
+        if n <= _FEW_ROWS:  # the slap's rotation (2-4 samples): in Python floats, numpy's own sum
+            tl, gl = w[:, 0].tolist(), gg.tolist()
+            t0, t1, tj, tj1 = tl[0], tl[1], tl[j], tl[j + 1]
+            g0, g1, gj, gj1 = gl[0], gl[1], gl[j], gl[j + 1]
+            tl[0], gl[0] = t0 + fa * (t1 - t0), g0 + fa * (g1 - g0)
+            tl[j + 1], gl[j + 1] = tj + fb * (tj1 - tj), gj + fb * (gj1 - gj)
+            total = 0.0
+            for k in range(n - 1):
+                total += (gl[k + 1] + gl[k]) * 0.5 * (tl[k + 1] - tl[k])
+            return total
+        tt = w[:, 0].copy()
         t0, t1, tj, tj1 = float(tt[0]), float(tt[1]), float(tt[j]), float(tt[j + 1])
         g0, g1, gj, gj1 = float(gg[0]), float(gg[1]), float(gg[j]), float(gg[j + 1])
         tt[0], gg[0] = t0 + fa * (t1 - t0), g0 + fa * (g1 - g0)
@@ -398,6 +414,10 @@ class FootStepDetector:
                        side_confidence=1.0)
 
 
+_FEW_ROWS = 8
+"""Up to this many rows (fewer than 8 trapezoids) numpy's float sum adds its terms one by one,
+starting from 0.0 (its pairwise summation starts at 8); summing them so in Python gives the same
+bits without four numpy calls."""
 _max = np.maximum.reduce
 """``ndarray.max`` without its Python wrapper (the same answer)."""
 
