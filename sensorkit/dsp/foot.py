@@ -129,6 +129,7 @@ class FootStepDetector:
         self._min_swing_n = max(round(s.min_swing_s * self.fs), 1)
         self._jerk_back_n = round(s.impact_search_before_s * self.fs)
         self._jerk_fwd_n = round(s.impact_search_after_s * self.fs) + 1
+        self._impact_n = max(round(s.impact_window_s * self.fs), 3)
         self._keep = int(3.0 * self.fs)
         # foot pitch rate = cos(toe-out) gyr_y -/+ sin(toe-out) gyr_x (left / right foot)
         out = math.radians(settings.toe_out_deg) * (1.0 if side is Side.LEFT else -1.0)
@@ -149,6 +150,7 @@ class FootStepDetector:
         self._swing_start: int | None = None
         self._pending_ic: int | None = None  # swing-end index whose IC is yet to be searched
         self._stance: tuple[float, int, float | None, int] | None = None  # ic_s, ic_idx, fsa, ms_idx
+        self._acc_norm: tuple[int, F64] | None = None  # |acc| from this index on, around the last IC
         self._last_ic: float | None = None
 
     def gap(self) -> list[Contact]:
@@ -166,6 +168,7 @@ class FootStepDetector:
         self._swing_start = None
         self._pending_ic = None
         self._stance = None
+        self._acc_norm = None
         self._last_ic = None
         return out
 
@@ -296,10 +299,14 @@ class FootStepDetector:
         # When it is there, it times IC to the sample (the rotation peak then only chose the
         # window); smooth data (soft shoes, marker-derived pods) keep the rotation estimate.
         w0 = max(p_idx - self._jerk_back_n, b, self._raw.start)
-        w = self._raw.view(w0, p_idx + self._jerk_fwd_n)
-        if w.shape[0] >= 3:
-            an = np.sqrt(np.einsum("ij,ij->i", w[:, 1:4], w[:, 1:4]))
-            t = w[:, 0]
+        # |acc| is taken on to the end of the impact window of any IC this search can find,
+        # which _contact then reuses (einsum gives a row the same bits in any window).
+        wide = self._raw.view(w0, p_idx + self._jerk_fwd_n + self._impact_n)
+        acc_norm = np.sqrt(np.einsum("ij,ij->i", wide[:, 1:4], wide[:, 1:4]))
+        self._acc_norm = (w0, acc_norm)
+        n = min(wide.shape[0], p_idx + self._jerk_fwd_n - w0)
+        if n >= 3:
+            an, t = acc_norm[:n], wide[:n, 0]
             jerk = (an[1:] - an[:-1]) / (t[1:] - t[:-1])  # np.diff's own arithmetic, without its wrapper
             j = int(jerk.argmax())
             top = float(jerk[j])
@@ -397,14 +404,23 @@ class FootStepDetector:
         area *= tt[1:] - tt[:-1]
         return float(np.add.reduce(area))
 
+    def _impact_acc_norm(self, lo: int, w: F64) -> F64:
+        """|acc| of the rows ``w`` (from absolute index ``lo``): the IC search's if it has them."""
+        if self._acc_norm is not None and self._raw.start <= lo:
+            a0, acc_norm = self._acc_norm
+            i = lo - a0
+            if i >= 0 and i + w.shape[0] <= acc_norm.shape[0]:
+                return acc_norm[i:i + w.shape[0]]
+        return np.sqrt(np.einsum("ij,ij->i", w[:, 1:4], w[:, 1:4]))
+
     def _ic_only(self, stance: tuple[float, int, float | None, int]) -> Contact:
         """A stance without a plausible TC: its announced IC, marked as no contact."""
         return Contact(ic_s=stance[0], tc_s=None, side=self.side, side_confidence=1.0, announced_only=True)
 
     def _contact(self, ic: float, ic_idx: int, tc: float, fsa: float | None) -> Contact:
         s = self.settings
-        w = self._raw.view(ic_idx, ic_idx + max(round(s.impact_window_s * self.fs), 3))
-        an = np.sqrt(np.einsum("ij,ij->i", w[:, 1:4], w[:, 1:4]))
+        w = self._raw.view(ic_idx, ic_idx + self._impact_n)
+        an = self._impact_acc_norm(ic_idx, w)
         imp = impact_of(w[:, 0], w[:, 1:4], an, s.acc_range_g)
         if imp is not None and imp.saturated:
             self.health.saturated += 1

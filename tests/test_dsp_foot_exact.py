@@ -1,11 +1,13 @@
-"""The shoe detector's pitch integral gives the bits of its plain numpy formula, short or long."""
+"""The shoe detector's shortcuts give the bits of the plain computations they replace."""
 
 import math
 
 import numpy as np
 
 from sensorkit.dsp.foot import FootStepDetector, FootStepSettings
-from sensorkit.model import Side
+from sensorkit.model import Placement, Side
+from sensorkit.sources.simulator.profile import RunnerProfile
+from tests.test_dsp_helpers import sim_run
 
 
 def _reference(det: FootStepDetector, a: float, b: float) -> float:
@@ -43,3 +45,25 @@ def test_rotation_equals_the_numpy_formula_bit_for_bit() -> None:
             got, want = det._rotation(a, b), _reference(det, a, b)
             assert math.copysign(1.0, got) == math.copysign(1.0, want) and got == want, (a, b)
             assert det._rotation(b, a) == -want
+
+
+class _FreshImpact(FootStepDetector):
+    """The detector computing |acc| of every impact window afresh."""
+
+    def _impact_acc_norm(self, lo: int, w: np.ndarray) -> np.ndarray:
+        return np.sqrt(np.einsum("ij,ij->i", w[:, 1:4], w[:, 1:4]))
+
+
+def test_impact_reuses_the_ic_searchs_acc_norm_with_the_same_result() -> None:
+    for strike, block in ((12.0, 40), (-4.0, 200), (3.0, 7)):
+        sim = sim_run((Placement.LEFT_FOOT,), 20.0, mount=(0.0, 0.0, 0.0),
+                      runner=RunnerProfile(strike_angle_deg=strike))
+        ch = sim.samples(Placement.LEFT_FOOT, 0.0, 20.0)
+        outs = []
+        for cls in (FootStepDetector, _FreshImpact):
+            det = cls(FootStepSettings(), 200.0, Side.LEFT)
+            outs.append([c for a in range(0, len(ch), block)
+                         for c in det.update(ch.time_s[a:a + block], ch.acc_g[a:a + block],
+                                             ch.gyr_dps[a:a + block])])
+        assert len(outs[0]) >= 20 and all(c.impact_g is not None for c in outs[0])
+        assert outs[0] == outs[1]
