@@ -14,6 +14,7 @@ slower sensor would still have changed. Sensors not yet calibrated or silent for
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,8 +22,14 @@ from dataclasses import dataclass, field
 from sensorkit.dsp.contacts import Contact
 from sensorkit.model import Placement, Side
 
-_FEET = (Placement.LEFT_FOOT, Placement.RIGHT_FOOT)
-_RANK = {Placement.LEFT_FOOT: 0, Placement.RIGHT_FOOT: 0, Placement.LOWER_BACK: 1, Placement.PHONE: 2}
+# Enum members as module names: ``Placement.LEFT_FOOT`` goes through the enum class's
+# ``__getattr__`` hook (~600 instructions on Python 3.11), and fusion reads them per contact.
+_LEFT_FOOT, _RIGHT_FOOT, _LOWER_BACK = Placement.LEFT_FOOT, Placement.RIGHT_FOOT, Placement.LOWER_BACK
+_LEFT, _UNKNOWN = Side.LEFT, Side.UNKNOWN
+_FEET = (_LEFT_FOOT, _RIGHT_FOOT)
+_BODY = (_LOWER_BACK, Placement.PHONE)
+_TC_SOURCES = (*_FEET, _LOWER_BACK)
+_RANK = {_LEFT_FOOT: 0, _RIGHT_FOOT: 0, _LOWER_BACK: 1, Placement.PHONE: 2}
 _OTHER_SIDE = {Side.LEFT: Side.RIGHT, Side.RIGHT: Side.LEFT}
 
 
@@ -60,14 +67,14 @@ class Touchdown:
         for p in _FEET:
             if p in self.contacts:
                 return self.contacts[p].side
-        for p in (Placement.LOWER_BACK, Placement.PHONE):
+        for p in _BODY:
             if p in self.contacts:
                 return self.contacts[p].side
-        return Side.UNKNOWN
+        return _UNKNOWN
 
     @property
     def tc_s(self) -> float | None:
-        for p in (*_FEET, Placement.LOWER_BACK):
+        for p in _TC_SOURCES:
             c = self.contacts.get(p)
             if c is not None and c.tc_s is not None:
                 return c.tc_s
@@ -75,7 +82,7 @@ class Touchdown:
 
     @property
     def sources(self) -> str:
-        return "+".join(p.value for p in sorted(self.contacts, key=lambda p: (_RANK[p], p.value)))
+        return _sources(tuple(self.contacts))
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +186,7 @@ class StepFusion:
         early = {pl: [t for t in ts if lo <= t <= horizon] for pl, ts in open_ics.items()}
         side = _OTHER_SIDE.get(td.side)
         if side is not None and side in shoes:
-            place = Placement.LEFT_FOOT if side is Side.LEFT else Placement.RIGHT_FOOT
+            place = _LEFT_FOOT if side is _LEFT else _RIGHT_FOOT
             mine = next((p for p in later if place in p.contacts), None)
             if mine is not None:
                 return True, mine.ic_s
@@ -211,7 +218,7 @@ class StepFusion:
         """
         best: Touchdown | None = None
         best_d = self.match_tol_s
-        probe = Contact(ic_s, None, Side.UNKNOWN)
+        probe = Contact(ic_s, None, _UNKNOWN)
         for td in self._pending:
             d = abs(td.ic_s - ic_s)
             if d <= best_d and placement not in td.contacts and _compatible(td, placement, probe):
@@ -223,6 +230,12 @@ class StepFusion:
         return (best.ic_s, host, best) if host <= rank else (ic_s, rank, best)
 
 
+@functools.cache
+def _sources(placements: tuple[Placement, ...]) -> str:
+    """``+``-joined placements, most precise first (every step names them: one of a few dozen keys)."""
+    return "+".join(p.value for p in sorted(placements, key=lambda p: (_RANK[p], p.value)))
+
+
 def _first(item: tuple[float, int, Touchdown | None]) -> float:
     return item[0]
 
@@ -230,5 +243,5 @@ def _first(item: tuple[float, int, Touchdown | None]) -> float:
 def _compatible(td: Touchdown, placement: Placement, c: Contact) -> bool:
     """Two shoe contacts of different feet are never one touchdown."""
     if placement in _FEET:
-        return Placement.LEFT_FOOT not in td.contacts and Placement.RIGHT_FOOT not in td.contacts
+        return _LEFT_FOOT not in td.contacts and _RIGHT_FOOT not in td.contacts
     return True

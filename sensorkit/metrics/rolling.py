@@ -5,13 +5,20 @@ from __future__ import annotations
 import itertools
 from collections import deque
 from collections.abc import Collection
-from statistics import fmean, median
+from math import fsum
+from statistics import median
 
 from sensorkit.model import RollingMetrics, Side, SpeedSample, StepMetrics, StrikeClass
 
+_LEFT, _RIGHT = Side.LEFT, Side.RIGHT
+_REARFOOT, _MIDFOOT, _FOREFOOT = StrikeClass.REARFOOT, StrikeClass.MIDFOOT, StrikeClass.FOREFOOT
+"""Enum members as module names: ``Side.LEFT`` goes through the enum class's ``__getattr__`` hook
+(~600 instructions on Python 3.11), and ``emit`` tests every step of the window."""
+
 
 def _mean(xs: Collection[float]) -> float | None:
-    return fmean(xs) if xs else None
+    """``statistics.fmean``: its own arithmetic (``fsum / n``, exact sum), without its wrapper."""
+    return fsum(xs) / len(xs) if xs else None
 
 
 def window_cadence_spm(steps: list[StepMetrics], lo_s: float, hi_s: float) -> float | None:
@@ -30,7 +37,8 @@ def window_cadence_spm(steps: list[StepMetrics], lo_s: float, hi_s: float) -> fl
     limit = 1.5 * median(iv for _, iv in spans)
     cycles = covered = 0.0
     for t, iv in spans:
-        inside = min(t, hi_s) - max(t - iv, lo_s)
+        start = t - iv
+        inside = (hi_s if hi_s < t else t) - (lo_s if lo_s > start else start)  # min(t, hi) - max(start, lo)
         if inside > 0 and iv <= limit:
             cycles += inside / iv
             covered += inside
@@ -122,13 +130,13 @@ class RollingWindow:
         vo: list[float] = []
         left: list[float] = []
         right: list[float] = []
-        classes = {StrikeClass.REARFOOT: 0, StrikeClass.MIDFOOT: 0, StrikeClass.FOREFOOT: 0}
+        classes = {_REARFOOT: 0, _MIDFOOT: 0, _FOREFOOT: 0}
         for s in steps:
             if (c := s.contact_time_ms) is not None:
                 contact.append(c)
-                if s.side is Side.LEFT:
+                if s.side is _LEFT:
                     left.append(c)
-                elif s.side is Side.RIGHT:
+                elif s.side is _RIGHT:
                     right.append(c)
             if (v := s.flight_time_ms) is not None:
                 flight.append(v)
@@ -164,8 +172,7 @@ class RollingWindow:
             loading_rate_gps=_mean(loading), vertical_oscillation_cm=_mean(vo),
             trunk_lean_deg=_mean(lean), lateral_lean_deg=_mean(lateral),
             balance_left_pct=100.0 * left_ms / (left_ms + right_ms) if left_ms > 0 and right_ms > 0 else None,
-            rearfoot_pct=pct(StrikeClass.REARFOOT), midfoot_pct=pct(StrikeClass.MIDFOOT),
-            forefoot_pct=pct(StrikeClass.FOREFOOT),
+            rearfoot_pct=pct(_REARFOOT), midfoot_pct=pct(_MIDFOOT), forefoot_pct=pct(_FOREFOOT),
             speed_mps=_mean(speeds),
             distance_m=distance_m,
             moving=moving)
