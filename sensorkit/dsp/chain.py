@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -64,6 +65,10 @@ class ChainOutput:
                           np.concatenate([x.lateral_deg for x in self.lean]))
 
 
+def _none() -> None:
+    return None
+
+
 _SHORT_BLOCK = 32
 """Blocks of at most this many samples (live pods send 8) are checked in Python floats first."""
 
@@ -107,6 +112,11 @@ class SensorChain:
                 else:
                     self.foot_acc = FootAccStepDetector(s.foot_acc, fs, side)
         self._detector = self.back or self.foot or self.phone or self.foot_acc
+        det, ics = self._detector, self.back or self.foot
+        self.detector_watermark_s: Callable[[], float | None] = det.watermark_s if det is not None else _none
+        """``watermark_s`` of a calibrated chain, without its dispatch (read after every live block)."""
+        self.detector_open_ics_s: Callable[[], list[float]] = ics.open_ics_s if ics is not None else list
+        """``open_ics_s`` without its dispatch."""
         self._last_t: float | None = None
         self.nonfinite_samples = 0
         """Samples dropped because a value was NaN or infinite."""

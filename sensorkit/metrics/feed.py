@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from sensorkit.dsp.chain import SensorChain
 from sensorkit.model import Side
 
+_NO_FLOOR = -math.inf
+
 
 @dataclass(slots=True)
 class PodFeed:
@@ -49,21 +51,23 @@ class PodFeed:
         late calibration releases only contacts from the calibration on count.
         """
         chain = self.chain
-        calibrated = chain.calibrated
+        cal = chain.calibration
+        calibrated = cal is None or cal.rotation is not None  # chain.calibrated
         held = self.watermark_s
         if calibrated and self.ever_calibrated and not self.overdue:  # the usual live item
-            w = chain.watermark_s()
+            # A calibrated chain's marks are its detector's: read without the chain's dispatch.
+            w = chain.detector_watermark_s()
             if w is None or (held is not None and held > w):
                 w = held
             floor = self.accept_from_s
-            if floor == -math.inf:
+            if floor == _NO_FLOOR:
                 self.watermark_s = w
-                self.open_ics_s = chain.open_ics_s()
+                self.open_ics_s = chain.detector_open_ics_s()
                 return
             if w is not None and w < floor:
                 w = floor
             self.watermark_s = w
-            self.open_ics_s = [t for t in chain.open_ics_s() if t >= floor]
+            self.open_ics_s = [t for t in chain.detector_open_ics_s() if t >= floor]
             return
         if not calibrated:
             if self.warming_since_s is None:

@@ -22,12 +22,12 @@ and a rolling second is summarised only when final.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Sequence
 
 import numpy as np
 
-from sensorkit.dsp.base import History
 from sensorkit.dsp.chain import DspSettings, SensorChain
 from sensorkit.dsp.contacts import Contact
 from sensorkit.dsp.posture import LeanSeries
@@ -74,7 +74,8 @@ class RunnerMetrics:
         self._impact_from_shoe = {Side.LEFT: Placement.LEFT_FOOT in places,
                                   Side.RIGHT: Placement.RIGHT_FOOT in places}
         keep_s = self.dsp.calibration.max_warmup_s + 4 * self.dsp.back.max_step_s + 5.0
-        self._lean = History(3, round(keep_s * self.dsp.posture.ahrs_rate_hz) + 16)  # t, lean, lateral
+        self._lean = _LeanHistory(round(keep_s * self.dsp.posture.ahrs_rate_hz) + 16)
+        self._posture_period_s = 1.0 / s.posture_rate_hz
         self._lean_last_s = -math.inf
         self._queued: deque[FusedStep] = deque()  # released by fusion, waiting for their lean
         self._next_posture_s: float | None = None
@@ -99,11 +100,12 @@ class RunnerMetrics:
         chain = feed.chain
         res = chain.update(item)
         marks_before = (feed.watermark_s, feed.lean_until_s)
-        if isinstance(item, SampleBlock) and len(item):
-            end_s = item.end_s
+        if isinstance(item, SampleBlock) and item.time_s.shape[0]:
+            # Read from the array (``end_s``/``len`` are three Python calls more per item).
+            end_s = item.time_s.item(-1)
             feed.last_s = end_s
             if feed.first_s is None:
-                feed.first_s = item.start_s
+                feed.first_s = item.time_s.item(0)
             if end_s > self._now:
                 self._now = end_s
         # A chain's watermark and open ICs change only when it is updated: read them once here
@@ -126,9 +128,7 @@ class RunnerMetrics:
             self.fusion.late += len(contacts) - len(kept)
             self.fusion.add(info.placement, kept)
         if res.lean:
-            lean = res.lean_arrays()
-            out.extend(self._posture(lean, feed.accept_from_s))
-            feed.lean_until_s = max(feed.lean_until_s, float(lean.time_s[-1]))
+            self._posture(res.lean_arrays(), feed, out)
         # Most live items change nothing fusion could release: skip building its inputs then.
         released = False
         if self.fusion.pending:
@@ -218,39 +218,46 @@ class RunnerMetrics:
                                      info.sensor_id, info.placement))
         return out
 
-    def _posture(self, lean: LeanSeries, accept_from_s: float) -> list[Record]:
-        out: list[Record] = []
-        period = 1.0 / self.settings.posture_rate_hz
-        t = lean.time_s
+    def _posture(self, lean: LeanSeries, feed: PodFeed, out: list[Record]) -> None:
+        """Keep the lean for step means, emit a PostureSample per tick, move the pod's lean mark.
+
+        In Python floats: a live block brings one reading, for which numpy's calls cost more.
+        """
+        times, leans, laterals = lean.time_s.tolist(), lean.lean_deg.tolist(), lean.lateral_deg.tolist()
         # Step lean reads a time-ordered history: lean released late by a recalibration (from
         # before accept_from_s, or older than what is held) is left out of it.
-        lo = max(accept_from_s, self._lean_last_s)
-        if float(t[0]) > lo:
-            self._lean.append_parts(t, lean.lean_deg, lean.lateral_deg)
-            self._lean_last_s = float(t[-1])
-        elif float(t[-1]) > lo:
-            k = int(np.searchsorted(t, lo, side="right"))
-            self._lean.append_parts(t[k:], lean.lean_deg[k:], lean.lateral_deg[k:])
-            self._lean_last_s = float(t[-1])
+        lo = max(feed.accept_from_s, self._lean_last_s)
+        if times[0] > lo:
+            self._lean.extend(times, leans, laterals)
+            self._lean_last_s = times[-1]
+        elif times[-1] > lo:
+            k = bisect_right(times, lo)  # np.searchsorted(side="right"): the same bisection
+            self._lean.extend(times[k:], leans[k:], laterals[k:])
+            self._lean_last_s = times[-1]
+        if times[-1] > feed.lean_until_s:
+            feed.lean_until_s = times[-1]
+        period = self._posture_period_s
         if self._next_posture_s is None:
-            self._next_posture_s = math.ceil(float(t[0]) / period) * period
+            self._next_posture_s = math.ceil(times[0] / period) * period
         # One sample per tick: the first AHRS output at or after each tick.
-        stop = float(t[-1]) + 1e-12
-        if self._next_posture_s >= stop:  # no tick in this block (np.arange would be empty)
-            return out
-        ticks = np.arange(self._next_posture_s, stop, period)
-        idx = np.searchsorted(t, ticks - 1e-9)
-        times, leans, laterals = t.tolist(), lean.lean_deg.tolist(), lean.lateral_deg.tolist()
-        for k in sorted(set(idx.tolist())):
+        start = self._next_posture_s
+        stop = times[-1] + 1e-12
+        if start >= stop:  # no tick in this block (np.arange would be empty)
+            return
+        if math.ceil((stop - start) / period) == 1:  # np.arange's length: the one tick is start
+            picks = [bisect_left(times, start - 1e-9)]
+            last = start
+        else:
+            ticks = np.arange(start, stop, period)
+            picks = sorted(set(np.searchsorted(lean.time_s, ticks - 1e-9).tolist()))
+            last = float(ticks[-1])
+        for k in picks:
             out.append(PostureSample(self.runner.name, times[k], leans[k], laterals[k]))
             self.rolling.add_lean(times[k], leans[k], laterals[k])
-        self._next_posture_s = float(ticks[-1]) + period
-        return out
+        self._next_posture_s = last + period
 
     def _mean_lean(self, t0: float, t1: float) -> float | None:
-        held = self._lean.view(self._lean.start, self._lean.end)
-        a, b = np.searchsorted(held[:, 0], [t0, t1])
-        return float(held[a:b, 1].mean()) if b > a else None
+        return self._lean.mean_lean(t0, t1)
 
     def _lean_until(self) -> float:
         """Lean readings up to here are final (every live posture pod has reached it)."""
@@ -355,6 +362,45 @@ def _lean_end_s(fs: FusedStep) -> float:
     ic = fs.touchdown.ic_s
     step_time = ic - fs.prev_ic_s if fs.prev_ic_s is not None else None
     return ic + (step_time or 0.35)
+
+
+class _LeanHistory:
+    """Trunk lean readings in time order, as Python lists (t, forward, lateral lean).
+
+    A live block adds one reading: a list append costs a fraction of writing three numpy
+    columns. Rows are dropped exactly when ``dsp.base.History(3, keep)`` would drop them, so a
+    step's mean reads the same readings.
+    """
+
+    __slots__ = ("_keep", "_room", "lateral_deg", "lean_deg", "time_s")
+
+    def __init__(self, keep: int) -> None:
+        self.time_s: list[float] = []
+        self.lean_deg: list[float] = []
+        self.lateral_deg: list[float] = []
+        self._keep = max(int(keep), 1)
+        self._room = 2 * self._keep + 64  # History's buffer rows
+
+    def extend(self, t: list[float], lean: list[float], lateral: list[float]) -> None:
+        n, m = len(self.time_s), len(t)
+        if n + m > self._room:  # History._make_room
+            kept = min(n, self._keep)
+            if kept + m > self._room:
+                self._room = 2 * (kept + m)
+            del self.time_s[:n - kept], self.lean_deg[:n - kept], self.lateral_deg[:n - kept]
+        self.time_s.extend(t)
+        self.lean_deg.extend(lean)
+        self.lateral_deg.extend(lateral)
+
+    def mean_lean(self, t0: float, t1: float) -> float | None:
+        """Mean forward lean of the readings in ``[t0, t1)``.
+
+        What ``ndarray.mean`` computes (numpy's pairwise sum, divided by the count), without
+        its Python wrapper, which costs more than the sum of a step's ten readings.
+        """
+        a = bisect_left(self.time_s, t0)
+        b = bisect_left(self.time_s, t1)
+        return float(np.add.reduce(np.array(self.lean_deg[a:b]))) / (b - a) if b > a else None
 
 
 def _shoe_side(chain: SensorChain) -> Side | None:
