@@ -1,8 +1,9 @@
-"""The live-block shortcuts of the chain and the back detector give the general paths' results.
+"""The live-block shortcuts of the chain, the back detector and the posture give the general paths' results.
 
-A short block is checked in Python floats (finite, no gap) before the numpy checks, and the
-back detector keeps its open ICs' times instead of interpolating them on every block: both are
-held here to the plain definitions, byte for byte.
+A short block is checked in Python floats (finite, no gap) before the numpy checks, the back
+detector keeps its open ICs' times instead of interpolating them on every block, and the
+posture averages a block that is one whole group without laying its columns side by side:
+each is held here to the plain definition, byte for byte.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import pytest
 from sensorkit.dsp import chain as chain_module
 from sensorkit.dsp.back import BackStepDetector
 from sensorkit.dsp.chain import DspSettings, SensorChain
+from sensorkit.dsp.filters import BlockMean
+from sensorkit.dsp.posture import TrunkPosture
 from sensorkit.model import Placement, SampleBlock, SensorInfo
 from sensorkit.sources.simulator.run import SimulatedRun
 from tests.test_dsp_helpers import sim_run
@@ -86,3 +89,39 @@ def test_open_ic_times_are_the_interpolated_times_of_their_positions() -> None:
                 t = min(t, plain[0])
             assert wm == t
     assert seen_open > 300  # contacts are open most of the time on a run
+
+
+def test_one_group_is_the_block_mean_of_the_columns_side_by_side() -> None:
+    rng = np.random.default_rng(5)
+    for f in (2, 3, 8, 10):
+        for scale in (1e-3, 1.0, 1e3):
+            t = 1000.0 * rng.random() + np.cumsum(rng.uniform(0.001, 0.01, f))
+            both = rng.normal(0.0, scale, (2, f, 3))
+            want = BlockMean(f, 7)(t[:, None], both[0], both[1])
+            one = BlockMean(f, 7).one_group(t, both)
+            assert one is not None
+            assert np.concatenate(([one[0]], one[1].ravel())).tobytes() == want.tobytes()
+    pending = BlockMean(8, 7)
+    pending(np.zeros((3, 1)), np.zeros((3, 3)), np.zeros((3, 3)))
+    assert pending.one_group(np.zeros(8), np.zeros((2, 8, 3))) is None  # not a whole group from its start
+    assert BlockMean(8, 7).one_group(np.zeros(7), np.zeros((2, 7, 3))) is None
+
+
+@pytest.mark.parametrize("sizes", [[8], [8, 8, 3, 8, 8, 5, 8], [16, 8, 1, 7, 8]])
+def test_posture_on_stacked_live_blocks_gives_the_general_paths_lean(sizes: list[int]) -> None:
+    sim = sim_run((Placement.LOWER_BACK,), 20.0)
+    ch = sim.samples(Placement.LOWER_BACK, 0.0, 20.0)
+    plain, stacked = TrunkPosture(DspSettings().posture, FS), TrunkPosture(DspSettings().posture, FS)
+    i = k = 0
+    while i < len(ch.time_s):
+        n = sizes[k % len(sizes)]
+        t, acc, gyr = ch.time_s[i:i + n], ch.acc_g[i:i + n], ch.gyr_dps[i:i + n]
+        both = np.stack((acc, gyr))
+        a = plain.update(t, acc, gyr)
+        b = stacked.update(t, both[0], both[1], both)
+        assert (a.time_s.tobytes(), a.lean_deg.tobytes(), a.lateral_deg.tobytes()) == \
+            (b.time_s.tobytes(), b.lean_deg.tobytes(), b.lateral_deg.tobytes())
+        if k == 40:
+            plain.gap()
+            stacked.gap()
+        i, k = i + n, k + 1

@@ -84,6 +84,9 @@ class CalibratedBlock:
     calibrations: list[CalibrationResult]
     restarted: bool
     """True after a re-calibration: downstream stages must restart (new frame, time may jump)."""
+    both_bf: F64 | None = None
+    """``acc_g`` and ``gyr_dps`` are ``both_bf[0]`` and ``[1]`` of this (2, n, 3) array, when so
+    (the posture's averaging reads a live block's rows from it in one call)."""
 
 
 def _unit(v: F64) -> F64 | None:
@@ -286,7 +289,7 @@ class MountingCalibration:
             return CalibratedBlock(t, rotate(both[0], r), None, cals, restart)
         # Both in one pass: on a live block of a few rows the numpy calls, not the rows, cost.
         bf = rotate(both, r)
-        return CalibratedBlock(t, bf[0], bf[1], cals, restart)
+        return CalibratedBlock(t, bf[0], bf[1], cals, restart, bf)
 
     def _accumulate(self, both: F64) -> None:
         """Append rows of acc and gyr, stacked as (2, k, 3), to the window in one copy.

@@ -267,7 +267,7 @@ class SensorChain:
             if self.back is not None:
                 out.contacts.extend(self.back.update(seg.time_s, seg.acc_g, seg.gyr_dps))
             if self.posture is not None:
-                lean = self.posture.update(seg.time_s, seg.acc_g, seg.gyr_dps)
+                lean = self.posture.update(seg.time_s, seg.acc_g, seg.gyr_dps, seg.both_bf)
                 if lean.time_s.shape[0]:
                     out.lean.append(lean)
             if self.foot is not None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import imufusion
 import numpy as np
@@ -60,9 +61,12 @@ class PostureSettings:
     """Seconds after a (re)start during which lean is flagged as warming up."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LeanSeries:
-    """Lean at the AHRS rate: times (s), forward and lateral lean (deg)."""
+    """Lean at the AHRS rate: times (s), forward and lateral lean (deg).
+
+    Not frozen: setting fields through ``object.__setattr__`` cost ~3 k instructions a live block.
+    """
 
     time_s: F64
     lean_deg: F64
@@ -82,7 +86,9 @@ class TrunkPosture:
         # costs ~1,500 instructions, more than a live block's single AHRS step saves with it).
         self._g32 = np.empty(3, dtype=np.float32)
         self._v32 = np.empty(3, dtype=np.float32)
-        self._gm, self._vm = self._g32.data, self._v32.data
+        # (Any: typeshed's memoryview takes only ints, a float32 view takes floats.)
+        self._gm: Any = self._g32.data
+        self._vm: Any = self._v32.data
         self._grow_gravity(64)
         self.reset()
 
@@ -125,31 +131,43 @@ class TrunkPosture:
         self._mean.reset()
         self._restart()
 
-    def update(self, time_s: F64, acc_bf_g: F64, gyr_bf_dps: F64 | None) -> LeanSeries:
+    def update(self, time_s: F64, acc_bf_g: F64, gyr_bf_dps: F64 | None,
+               both_bf: F64 | None = None) -> LeanSeries:
+        """``both_bf``: acc and gyro stacked as (2, n, 3), if the caller has them so."""
+        if both_bf is not None and self.has_gyro:
+            one = self._mean.one_group(time_s, both_bf)
+            if one is not None:  # a live block: one AHRS step
+                t_mean, means = one
+                acc_mean, gyr_mean = means.tolist()
+                return self._lean(np.array([t_mean]), self._run_ahrs([acc_mean], [gyr_mean]), 1)
         gyr = gyr_bf_dps if gyr_bf_dps is not None else np.zeros_like(acc_bf_g)
         dec = self._mean(time_s[:, None], acc_bf_g, gyr)
         m = dec.shape[0]
         if m == 0:
             return LeanSeries(np.empty(0), np.empty(0), np.empty(0))
         if self.has_gyro and gyr_bf_dps is not None:
-            grav = self._run_ahrs(dec[:, 1:4], dec[:, 4:7])
+            grav = self._run_ahrs(dec[:, 1:4].tolist(), dec[:, 4:7].tolist())
         else:
             grav = self._lp(dec[:, 1:4])
+        return self._lean(dec[:, 0].copy(), grav, m)
+
+    def _lean(self, time_s: F64, grav: F64, m: int) -> LeanSeries:
+        """Forward and lateral lean of ``m`` gravity directions (sensor frame) at ``time_s``."""
         gx, gy, gz = grav[:, 0], grav[:, 1], grav[:, 2]
         lean = np.degrees(np.arctan2(-gx, np.hypot(gy, gz)))
         lateral = np.degrees(np.arctan2(gy, gz))
         self._since_start += m
         if self.health.warming_up and self._since_start >= self.settings.startup_s * self.rate_hz:
             self.health.warming_up = False
-        return LeanSeries(dec[:, 0].copy(), lean, lateral)
+        return LeanSeries(time_s, lean, lateral)
 
     def _grow_gravity(self, steps: int) -> None:
         """Room for ``steps`` AHRS steps' gravity, filled through a memoryview made once."""
         self._grav = np.empty(3 * steps)
         self._grav_view = self._grav.data
 
-    def _run_ahrs(self, acc: F64, gyr: F64) -> F64:
-        """The one per-sample loop of the DSP, at the decimated rate.
+    def _run_ahrs(self, acc: list[list[float]], gyr: list[list[float]]) -> F64:
+        """The one per-sample loop of the DSP, at the decimated rate (rows of acc and gyr as lists).
 
         Each step: rotate the measured specific force into the (gyro-propagated) earth frame
         with the current estimate, low-pass it there (two first-order stages), express the
@@ -165,7 +183,7 @@ class TrunkPosture:
         if self._earth_lp is None:
             # Start from the first reading when it looks like gravity (standing still), else
             # from upright in the calibrated body frame: a running sample can point anywhere.
-            a0 = acc[0].tolist()
+            a0 = acc[0]
             quiet = abs(math.sqrt(a0[0] ** 2 + a0[1] ** 2 + a0[2] ** 2) - 1.0) < 0.1
             g0 = a0 if quiet else [0.0, 0.0, 1.0]
             self._earth_lp = (*g0, *g0)
@@ -175,7 +193,7 @@ class TrunkPosture:
         bias = self._bias.update
         # Gravity in the sensor frame after each step, three floats a step, written into a
         # scratch array kept between blocks (no Python object per step, nothing to convert).
-        m = acc.shape[0]
+        m = len(acc)
         if 3 * m > self._grav.shape[0]:
             self._grow_gravity(2 * m)
         gv = self._grav_view
@@ -184,7 +202,7 @@ class TrunkPosture:
         # is nearly free. They are filled through memoryviews (a C float cast of each double, the
         # bits numpy's astype/setitem give, at a fraction of ndarray.__setitem__'s cost).
         g32, v32, gm, vm = self._g32, self._v32, self._gm, self._vm
-        for (gx, gy, gz), (ax, ay, az) in zip(gyr.tolist(), acc.tolist(), strict=True):
+        for (gx, gy, gz), (ax, ay, az) in zip(gyr, acc, strict=True):
             gm[0] = gx
             gm[1] = gy
             gm[2] = gz
