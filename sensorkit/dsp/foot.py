@@ -216,7 +216,7 @@ class FootStepDetector:
         lo, hi = self._cursor, self._filt.end
         if hi <= lo:
             return
-        x = self._filt.view(lo, hi)[:, 0]
+        x = self._filt.column(lo, hi)
         # Most blocks never cross the threshold that would leave the current state: then the
         # state holds throughout and there is no edge (same result as the full pass below).
         # (logical_or.reduce: ndarray.any without its Python wrapper, the same answer)
@@ -258,7 +258,7 @@ class FootStepDetector:
         self._pending_ic = None
         s = self.settings
         lo = max(b, self._raw.start, self._filt.start, self._seg_start)
-        x = self._filt.view(lo, b + self._ic_n)[:, 0].tolist()
+        x = self._filt.column(lo, b + self._ic_n).tolist()
         if len(x) < 4:
             return
         # Touchdown rotation: the first pitch-rate peak after the swing (above peak_min_dps)
@@ -334,7 +334,7 @@ class FootStepDetector:
         ic, ic_idx, fsa, ms_idx = self._stance
         self._stance = None
         lo = max(ms_idx, self._filt.start, self._raw.start)
-        x = self._filt.view(lo, swing_idx + 1)[:, 0]
+        x = self._filt.column(lo, swing_idx + 1)
         if x.shape[0] < 3 or float(_max(x)) < s.push_off_min_dps:
             self.health.rejected += 1
             out.append(self._ic_only((ic, ic_idx, fsa, ms_idx)))
