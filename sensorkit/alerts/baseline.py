@@ -12,7 +12,7 @@ not mistaken for fatigue.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import stats
@@ -58,6 +58,20 @@ class MetricBaseline:
     max_speed_delta_mps: float
     samples: int
     noise: float = 0.0
+    full_scale: float = field(init=False, repr=False, compare=False)
+    """``settings.full_scale``, and below the unit and direction, read once: every observation
+    uses them per metric, and an attribute of a pydantic model costs a slot hook."""
+    either: bool = field(init=False, repr=False, compare=False)
+    """Worse in both directions (``settings.worse == "either"``)."""
+    _down: bool = field(init=False, repr=False, compare=False)
+    _percent: bool = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        object.__setattr__(self, "full_scale", s.full_scale)
+        object.__setattr__(self, "either", s.worse == "either")
+        object.__setattr__(self, "_down", s.worse == "down")
+        object.__setattr__(self, "_percent", s.unit == "percent")
 
     def expected(self, speed_mps: float | None) -> float:
         if self.speed0_mps is None or speed_mps is None:
@@ -67,16 +81,16 @@ class MetricBaseline:
 
     def value_of(self, drift: float, speed_mps: float | None) -> float:
         """The metric value whose drift is ``drift`` (the inverse of :meth:`drift`)."""
-        d = -drift if self.settings.worse == "down" else drift
+        d = -drift if self._down else drift
         exp = self.expected(speed_mps)
-        return exp * (1 + d / 100.0) if self.settings.unit == "percent" else exp + d
+        return exp * (1 + d / 100.0) if self._percent else exp + d
 
     def drift(self, value: float, speed_mps: float | None) -> float:
         exp = self.expected(speed_mps)
         d = value - exp
-        if self.settings.unit == "percent":
+        if self._percent:
             d = 100.0 * d / exp if exp else 0.0
-        return -d if self.settings.worse == "down" else d
+        return -d if self._down else d
 
 
 def fit_baseline(

@@ -61,6 +61,8 @@ class CueEngine:
         self._builder = ObservationBuilder(s.step_window_s, s.fatigue_interval_s)
         self._metrics = [m for m in METRIC_NAMES if s.metrics.get(m).enabled]
         self._all_weight = sum(s.metrics.get(m).weight for m in self._metrics)
+        self._scales = {m: (s.metrics.get(m).full_scale, s.metrics.get(m).weight) for m in METRIC_NAMES}
+        """(full scale, weight) per metric: read per observation, cheaper than the pydantic model."""
         self._buffer: dict[str, list[tuple[float, float, float]]] = {m: [] for m in self._metrics}
         self.baselines: dict[str, MetricBaseline] = {}
         self._ewma = {m: Ewma(s.ewma_tau_s) for m in self._metrics}
@@ -138,10 +140,10 @@ class CueEngine:
             if value is None:
                 continue
             # Clip single glitches (a missed step doubles a cadence) before they reach the EWMA.
-            bound = MAX_DRIFT_FULL_SCALES * base.settings.full_scale
+            bound = MAX_DRIFT_FULL_SCALES * base.full_scale
             drift = min(max(base.drift(value, speed), -bound), bound)
             smoothed = self._ewma[name].update(obs.time_s, drift)
-            level = abs(smoothed) if base.settings.worse == "either" else smoothed
+            level = abs(smoothed) if base.either else smoothed
             levels[name] = level
             self.levels[name] = Level(level, value, base.expected(speed), base.value_of(smoothed, speed))
         self._update_score()
@@ -181,11 +183,11 @@ class CueEngine:
         acc = 0.0
         comps: dict[str, float] = {}
         for name, lv in self.levels.items():
-            ms = self.settings.metrics.get(name)
-            c = 100.0 * min(max(lv.level / ms.full_scale, 0.0), 1.0)
+            full_scale, weight = self._scales[name]
+            c = 100.0 * min(max(lv.level / full_scale, 0.0), 1.0)
             comps[name] = round(float(c), 1)
-            acc += ms.weight * c
-            total_w += ms.weight
+            acc += weight * c
+            total_w += weight
         self.components = comps
         denom = max(total_w, self.settings.score_min_weight * self._all_weight)
         self.score = acc / denom if denom > 0 else 0.0
