@@ -106,6 +106,8 @@ def _assembly(path: Path, end_s: float | None = None, block_s: float | None = _D
     if end_s is not None or block_s != _DEFAULT:
         a.sources = [ReplaySource(path, speed=math.inf, end_s=end_s,
                                   block_s=replay_block_s(math.inf) if block_s == _DEFAULT else block_s)]
+    if block_s is None:  # the live blocks' own cost: a backlog would otherwise be joined (Session coalesce_s)
+        a.coalesce_s = 0.0
     a.sinks.append(RecordCounter())
     return a
 
