@@ -76,6 +76,12 @@ class RunnerMetrics:
         keep_s = self.dsp.calibration.max_warmup_s + 4 * self.dsp.back.max_step_s + 5.0
         self._lean = _LeanHistory(round(keep_s * self.dsp.posture.ahrs_rate_hz) + 16)
         self._posture_period_s = 1.0 / s.posture_rate_hz
+        # Settings read per item, copied once: each read of a pydantic model's field goes through
+        # its __getattr__ slot hook (~600 instructions; the settings are frozen).
+        self._stale_s = s.stale_s
+        self._match_tolerance_s = s.match_tolerance_s
+        self._speed_max_age_s = s.speed_max_age_s
+        self._max_warmup_s = self.dsp.calibration.max_warmup_s
         self._lean_last_s = -math.inf
         self._queued: deque[FusedStep] = deque()  # released by fusion, waiting for their lean
         self._next_posture_s: float | None = None
@@ -110,7 +116,7 @@ class RunnerMetrics:
                 self._now = end_s
         # A chain's watermark and open ICs change only when it is updated: read them once here
         # instead of for every chain on every item.
-        feed.mark(res.calibrations[-1].time_s if res.calibrations else None, self.dsp.calibration.max_warmup_s)
+        feed.mark(res.calibrations[-1].time_s if res.calibrations else None, self._max_warmup_s)
         info = chain.info
         for cal in res.calibrations:
             matrix = tuple(float(v) for v in cal.sf_to_bf.ravel())
@@ -142,7 +148,7 @@ class RunnerMetrics:
             released = released or len(self._queued) != n
         k = self._next_rolling_s
         if k is None or (self._now > k and (released or feed.crossed(marks_before, k)
-                                            or self._now - k > self.settings.stale_s)):
+                                            or self._now - k > self._stale_s)):
             out.extend(self._rolling())
         return out
 
@@ -162,7 +168,7 @@ class RunnerMetrics:
     def _add_speed(self, item: SpeedSample) -> None:
         speeds = self._speeds
         speeds.append(item)
-        keep_from = item.time_s - 2.0 * self.dsp.calibration.max_warmup_s - self.settings.speed_max_age_s
+        keep_from = item.time_s - 2.0 * self._max_warmup_s - self._speed_max_age_s
         while len(speeds) > 1 and speeds[1].time_s <= keep_from:
             speeds.popleft()
 
@@ -184,7 +190,7 @@ class RunnerMetrics:
         open_ics: dict[Placement, list[float]] = {}
         placed: dict[Placement, float] = {}
         now = self._now
-        live_since = now - self.settings.stale_s
+        live_since = now - self._stale_s
         for feed in self._feeds.values():
             last = feed.last_s
             if last is None or last < live_since:
@@ -262,7 +268,7 @@ class RunnerMetrics:
     def _lean_until(self) -> float:
         """Lean readings up to here are final (every live posture pod has reached it)."""
         until = math.inf
-        live_since = self._now - self.settings.stale_s
+        live_since = self._now - self._stale_s
         for feed in self._feeds.values():
             if feed.chain.posture is None or feed.last_s is None or feed.last_s < live_since:
                 continue
@@ -308,7 +314,7 @@ class RunnerMetrics:
         strike = shoe.strike_angle_deg if shoe is not None else None
         speed = None
         known = self._speed_at(ic)
-        if known is not None and known.speed_mps is not None and ic - known.time_s <= self.settings.speed_max_age_s:
+        if known is not None and known.speed_mps is not None and ic - known.time_s <= self._speed_max_age_s:
             speed = known.speed_mps
         step = StepMetrics(
             runner=self.runner.name, time_s=ic, side=side, step_time_s=step_time, cadence_spm=cadence,
@@ -334,7 +340,7 @@ class RunnerMetrics:
         if self._queued:
             first = min(first, self._queued[0].touchdown.ic_s)
         # A contact joining a touchdown can move its IC earlier by the match tolerance.
-        return min(wm, first - self.settings.match_tolerance_s, self._lean_until())
+        return min(wm, first - self._match_tolerance_s, self._lean_until())
 
     def _rolling(self, final: bool = False) -> list[Record]:
         if self._now == -math.inf:
