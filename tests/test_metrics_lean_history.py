@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from sensorkit.dsp.base import History
-from sensorkit.metrics.runner import _LeanHistory
+from sensorkit.metrics.lean_history import LeanHistory
 
 
 def test_lean_history_holds_the_rows_of_a_history_and_means_them_like_numpy() -> None:
     rng = np.random.default_rng(7)
     keep = 40
-    plain, lists = History(3, keep), _LeanHistory(keep)
+    plain, lists = History(3, keep), LeanHistory(keep)
     t0 = 0.0
     for size in [1, 1, 3, 25, 1, 200, 1, 7, 60, 1, 1, 150, 2, *([1] * 90), 33]:
         t = t0 + np.cumsum(rng.uniform(0.01, 0.05, size))

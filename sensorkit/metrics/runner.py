@@ -34,6 +34,7 @@ from sensorkit.dsp.posture import LeanSeries
 from sensorkit.dsp.strike import classify_strike
 from sensorkit.metrics.feed import PodFeed
 from sensorkit.metrics.fusion import FusedStep, StepFusion
+from sensorkit.metrics.lean_history import LeanHistory
 from sensorkit.metrics.rolling import RollingWindow
 from sensorkit.metrics.settings import MetricsSettings
 from sensorkit.model import (
@@ -74,7 +75,7 @@ class RunnerMetrics:
         self._impact_from_shoe = {Side.LEFT: Placement.LEFT_FOOT in places,
                                   Side.RIGHT: Placement.RIGHT_FOOT in places}
         keep_s = self.dsp.calibration.max_warmup_s + 4 * self.dsp.back.max_step_s + 5.0
-        self._lean = _LeanHistory(round(keep_s * self.dsp.posture.ahrs_rate_hz) + 16)
+        self._lean = LeanHistory(round(keep_s * self.dsp.posture.ahrs_rate_hz) + 16)
         self._posture_period_s = 1.0 / s.posture_rate_hz
         # Settings read per item, copied once: each read of a pydantic model's field goes through
         # its __getattr__ slot hook (~600 instructions; the settings are frozen).
@@ -368,45 +369,6 @@ def _lean_end_s(fs: FusedStep) -> float:
     ic = fs.touchdown.ic_s
     step_time = ic - fs.prev_ic_s if fs.prev_ic_s is not None else None
     return ic + (step_time or 0.35)
-
-
-class _LeanHistory:
-    """Trunk lean readings in time order, as Python lists (t, forward, lateral lean).
-
-    A live block adds one reading: a list append costs a fraction of writing three numpy
-    columns. Rows are dropped exactly when ``dsp.base.History(3, keep)`` would drop them, so a
-    step's mean reads the same readings.
-    """
-
-    __slots__ = ("_keep", "_room", "lateral_deg", "lean_deg", "time_s")
-
-    def __init__(self, keep: int) -> None:
-        self.time_s: list[float] = []
-        self.lean_deg: list[float] = []
-        self.lateral_deg: list[float] = []
-        self._keep = max(int(keep), 1)
-        self._room = 2 * self._keep + 64  # History's buffer rows
-
-    def extend(self, t: list[float], lean: list[float], lateral: list[float]) -> None:
-        n, m = len(self.time_s), len(t)
-        if n + m > self._room:  # History._make_room
-            kept = min(n, self._keep)
-            if kept + m > self._room:
-                self._room = 2 * (kept + m)
-            del self.time_s[:n - kept], self.lean_deg[:n - kept], self.lateral_deg[:n - kept]
-        self.time_s.extend(t)
-        self.lean_deg.extend(lean)
-        self.lateral_deg.extend(lateral)
-
-    def mean_lean(self, t0: float, t1: float) -> float | None:
-        """Mean forward lean of the readings in ``[t0, t1)``.
-
-        What ``ndarray.mean`` computes (numpy's pairwise sum, divided by the count), without
-        its Python wrapper, which costs more than the sum of a step's ten readings.
-        """
-        a = bisect_left(self.time_s, t0)
-        b = bisect_left(self.time_s, t1)
-        return float(np.add.reduce(np.array(self.lean_deg[a:b]))) / (b - a) if b > a else None
 
 
 def _shoe_side(chain: SensorChain) -> Side | None:
