@@ -22,7 +22,9 @@ from sensorkit.sources.simulator import (
     SimulationConfig,
     default_pods,
     rotation_from_rpy_deg,
+    steady_config,
 )
+from sensorkit.sources.simulator.packets import PodStream
 
 
 def quiet_pods(rate: float = 200.0, **kw: object) -> tuple[PodConfig, ...]:
@@ -336,3 +338,25 @@ def test_endless_run_has_truth_between_but_no_complete_truth() -> None:
     assert len(run.truth_between(3600.0, 3660.0)) == pytest.approx(170, abs=3)
     with pytest.raises(ValueError, match="endless"):
         _ = run.truth
+
+
+def test_pods_synthesise_their_next_chunk_at_spread_moments_and_read_the_same_samples() -> None:
+    """A chunk is synthesised whole: were every pod to do it at the same data time, a paced
+    session of many runners would stall every ``chunk_s``, as real pods never make it."""
+    fetched_at: list[int] = []
+    for seed in range(12):
+        run = SimulatedRun(steady_config(duration_s=25.0, seed=seed))
+        for pod in range(len(run.config.pods)):
+            stream = PodStream(run, pod, 8)
+            parts, k1 = [], 0
+            while k1 < stream.total:
+                k0, k1 = k1, min(k1 + 8, int(stream.total))
+                before = stream._next_chunk
+                parts.append(stream.take(k0, k1)[1])
+                if before <= 1 < stream._next_chunk:  # the second chunk was made for this packet
+                    fetched_at.append(k1)
+            np.testing.assert_array_equal(np.concatenate(parts), np.concatenate([c.acc_g for c in run.chunks(pod)]))
+    chunk_samples = SimulatedRun(steady_config(duration_s=25.0)).chunk_samples(0)
+    assert len(fetched_at) == 36
+    assert max(fetched_at) - min(fetched_at) > chunk_samples / 2  # spread over the first chunk
+    assert len(set(fetched_at)) > 30

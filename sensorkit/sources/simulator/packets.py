@@ -63,12 +63,21 @@ class PacketLoss:
 
 
 class PodStream:
-    """Sequential reader of one pod's samples by packet, holding at most about one chunk."""
+    """Sequential reader of one pod's samples by packet, holding at most about two chunks.
+
+    A chunk is synthesised whole (~1 ms for 10 s of a pod), so every pod of every simulated
+    runner would synthesise its next chunk at the same data time: a burst on the event loop
+    every ``chunk_s`` (~80 ms at 50 runners) that real pods never cause. Each stream fetches its
+    next chunk a stream-specific number of samples ahead instead, spreading the synthesis over
+    the chunk. The samples are the same.
+    """
 
     def __init__(self, run: SimulatedRun, pod: int, packet_samples: int) -> None:
         self.run = run
         self.pod = pod
         self.n = packet_samples
+        spread = ((run.config.seed * 7919 + pod * 104729) * 0.6180339887498949) % 1.0
+        self._ahead = int(spread * run.chunk_samples(pod))
         self.total = run.n_samples(pod)
         self.true_rate_hz = run.true_rate_hz(pod)
         self.next_packet = 0
@@ -96,7 +105,7 @@ class PodStream:
 
     def take(self, k0: int, k1: int) -> tuple[F64, F64, F64]:
         """Stamped time, acc and gyro of samples ``[k0, k1)`` (k0 never goes backwards)."""
-        while self._first + len(self._t) < k1:
+        while self._first + len(self._t) < k1 + self._ahead:
             ch: PodChunk | None = self.run.chunk(self.pod, self._next_chunk)
             if ch is None:
                 break
