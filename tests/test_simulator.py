@@ -12,6 +12,7 @@ import math
 import numpy as np
 import pytest
 
+import sensorkit.sources.simulator.feed as feed_module
 from sensorkit.errors import ConfigError
 from sensorkit.model import PhoneWear, Placement, Side
 from sensorkit.sources.simulator import (
@@ -24,6 +25,7 @@ from sensorkit.sources.simulator import (
     rotation_from_rpy_deg,
     steady_config,
 )
+from sensorkit.sources.simulator.feed import ItemFeed
 from sensorkit.sources.simulator.packets import PodStream
 
 
@@ -360,3 +362,37 @@ def test_pods_synthesise_their_next_chunk_at_spread_moments_and_read_the_same_sa
     assert len(fetched_at) == 36
     assert max(fetched_at) - min(fetched_at) > chunk_samples / 2  # spread over the first chunk
     assert len(set(fetched_at)) > 30
+
+
+def _feed_items(cfg: SimulationConfig) -> list[tuple[float, object]]:
+    return [x for w in ItemFeed(SimulatedRun(cfg)).windows() for x in w]
+
+
+def _same_item(a: object, b: object) -> bool:
+    if type(a) is not type(b):
+        return False
+    fields = [f.name for f in dataclasses.fields(a)]  # type: ignore[arg-type]
+    return all(np.array_equal(getattr(a, f), getattr(b, f)) if isinstance(getattr(a, f), np.ndarray)
+               else getattr(a, f) == getattr(b, f) for f in fields)
+
+
+def test_a_runners_items_do_not_depend_on_where_its_windows_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    lossy = tuple(dataclasses.replace(p, loss_fraction=0.02, clock_drift_ppm=40.0) for p in default_pods())
+    cfg = SimulationConfig(RunnerProfile(), lossy, 12.0, seed=5, speed_output_hz=1.0)
+    short = _feed_items(cfg)
+    monkeypatch.setattr(feed_module, "WINDOW_S", 0.7)
+    long = _feed_items(cfg)
+    assert len(short) == len(long) > 900
+    assert any(type(x).__name__ == "Gap" for _, x in short)
+    for (ta, a), (tb, b) in zip(short, long, strict=True):
+        assert ta == tb and _same_item(a, b)
+
+
+def test_runners_prepare_their_next_window_at_different_moments() -> None:
+    """Paced runners all preparing a window on the same tick would be a burst real pods never make.
+
+    A runner prepares its next window when it has delivered the last packet of the current one.
+    """
+    ends = {next(w for w in ItemFeed(SimulatedRun(steady_config(duration_s=5.0, seed=s))).windows() if w)[-1][0]
+            for s in range(10)}
+    assert len(ends) >= 4  # of the five 40-ms packet ticks in a 0.2-s window

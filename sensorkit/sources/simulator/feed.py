@@ -91,8 +91,11 @@ class ItemFeed:
         speed_id = speed_sensor_id(infos)
         end_s = cfg.duration_s
         health_n = speed_n = w = 0
+        # Runners' windows end at different times, so that paced runners do not all prepare
+        # their next window on the same tick (the items do not depend on where windows end).
+        shift_s = (cfg.seed * 0.6180339887498949) % 1.0 * WINDOW_S
         while True:
-            w_end = min((w + 1) * WINDOW_S, end_s)
+            w_end = min((w + 1) * WINDOW_S - shift_s, end_s)
             events: list[tuple[float, int, int, int]] = []
             data = []
             for k in pods:
