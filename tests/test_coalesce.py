@@ -112,7 +112,7 @@ async def test_a_backlogged_session_gives_the_records_of_the_blocks_one_by_one(n
     assert _tables(records) == _tables(analyze_items(info, items, settings))
 
 
-async def test_the_status_a_coach_sees_says_the_host_fell_behind() -> None:
+async def test_the_status_a_coach_sees_says_a_backlog_was_joined() -> None:
     info, items = _live("steady")
     runner = info.runners[0]
     session = Session(info, [BurstSource(info.sensors, items[:600])],
@@ -123,4 +123,4 @@ async def test_the_status_a_coach_sees_says_the_host_fell_behind() -> None:
     assert session_status(stats)["blocks_joined"] == stats.coalesced
     console = Console(record=True, width=200)
     console.print(TerminalView(console=console, stats=session.stats).render())
-    assert f"caught up by joining {stats.coalesced} blocks" in console.export_text()
+    assert f"backlog taken in larger blocks: {stats.coalesced} joined" in console.export_text()

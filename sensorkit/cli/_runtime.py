@@ -42,6 +42,6 @@ def _summary(assembly: Assembly, stats: SessionStats) -> None:
     if stats.errors:
         lines.append(f"  errors survived: {dict(stats.errors)}")
     if stats.coalesced:
-        lines.append(f"  the host fell behind at times: {stats.coalesced} queued blocks were joined to catch up "
-                     "(same records)")
+        lines.append(f"  {stats.coalesced} queued blocks were joined to the one before them to take a backlog "
+                     "faster (same records; at real time this means the host fell behind)")
     print("\n".join(lines), file=sys.stderr)

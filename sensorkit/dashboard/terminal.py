@@ -164,7 +164,7 @@ class TerminalView:
             errs = sum(st.errors.values())
             line = f"queues: max fill {fill:.0%}, drops {drops}; errors survived {errs}"
             if st.coalesced:
-                line += f"; fell behind, caught up by joining {st.coalesced} blocks"
+                line += f"; backlog taken in larger blocks: {st.coalesced} joined"
             parts.append(Text(line, style="dim"))
         return Group(*parts)
 

@@ -267,7 +267,7 @@
     }
     const errors = Object.values(system.errors || {}).reduce((a, b) => a + b, 0);
     if (system.errors) parts.push(`errors survived ${errors}`);
-    if (system.blocks_joined) parts.push(`fell behind, caught up by joining ${system.blocks_joined} blocks`);
+    if (system.blocks_joined) parts.push(`backlog taken in larger blocks: ${system.blocks_joined} joined`);
     if (system.dashboard) parts.push(`browsers ${system.dashboard.clients}`);
     const m = system.mqtt;
     if (m) {
