@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 async def test_a_marathon_flat_out_keeps_memory_flat_and_loses_only_injected_samples(tmp_path: Path) -> None:
     plan = SoakPlan(runners=1, duration_s=360.0, speed=math.inf, loss_fraction=0.003, fatigue_onset_s=120.0,
-                    warmup_fraction=0.3, rss_every_s=0.25)
+                    warmup_fraction=0.3, rss_every_s=0.05)
     result = await run_soak(plan, tmp_path)
     assert not result.problems(), result.problems()
     assert len(result.rss) >= 8  # memory really was sampled along the run
