@@ -103,8 +103,8 @@ class SampleBlock:
                 raise ValueError(f"{sid}: {name} present in some blocks only")
             return np.concatenate(parts)
 
-        return SampleBlock(sid, np.concatenate([b.time_s for b in blocks]),
-                           np.concatenate([b.acc_g for b in blocks]), cat("gyr_dps"), cat("mag_ut"))
+        return SampleBlock.trusted(sid, np.concatenate([b.time_s for b in blocks]),  # joined valid arrays
+                                   np.concatenate([b.acc_g for b in blocks]), cat("gyr_dps"), cat("mag_ut"))
 
 
 @dataclass(frozen=True, slots=True)

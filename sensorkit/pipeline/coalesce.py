@@ -16,10 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TypeVar
 
-import numpy as np
-
 from sensorkit.model import SampleBlock
-from sensorkit.model.samples import F64
 
 T = TypeVar("T")
 
@@ -29,16 +26,6 @@ def _joinable(last: SampleBlock, block: SampleBlock, first_start_s: float, max_s
             and block.start_s > last.end_s  # time keeps increasing inside the joined block
             and (block.gyr_dps is None) is (last.gyr_dps is None)
             and (block.mag_ut is None) is (last.mag_ut is None))
-
-
-def _join(blocks: list[SampleBlock]) -> SampleBlock:
-    """One block of valid blocks of one sensor whose times increase across them."""
-    def cat(parts: list[F64 | None]) -> F64 | None:  # present in all or none (``_joinable``)
-        return None if parts[0] is None else np.concatenate([p for p in parts if p is not None])
-
-    return SampleBlock.trusted(blocks[0].sensor_id, np.concatenate([b.time_s for b in blocks]),
-                               np.concatenate([b.acc_g for b in blocks]),
-                               cat([b.gyr_dps for b in blocks]), cat([b.mag_ut for b in blocks]))
 
 
 def coalesce(items: Sequence[T], max_span_s: float) -> tuple[list[T | SampleBlock], int]:
@@ -72,6 +59,6 @@ def coalesce(items: Sequence[T], max_span_s: float) -> tuple[list[T | SampleBloc
         if len(blocks) > 1:
             for i in where[:-1]:
                 slots[i] = None
-            slots[where[-1]] = _join(blocks)
+            slots[where[-1]] = SampleBlock.concat(blocks)
             absorbed += len(blocks) - 1
     return [x for x in slots if x is not None], absorbed
