@@ -122,8 +122,17 @@ class TimedBus(Bus):
         self.lateness: list[tuple[float, float]] = []  # yielded (host s), yield - scheduled arrival (s)
         self.joined = 0  # blocks that reached the bus joined to the block before them
 
+    def offer(self, item: BusItem) -> bool:
+        if not super().offer(item):
+            return False  # the session publishes it instead
+        self._emitted(item)
+        return True
+
     async def publish(self, item: BusItem) -> None:
         await super().publish(item)
+        self._emitted(item)
+
+    def _emitted(self, item: BusItem) -> None:
         if isinstance(item, SampleBlock) and len(item):  # a source's block: the records that follow came from it
             runner = self._runner_of.get(item.sensor_id, "")
             phase = self._phase_of.get(runner, 0.0)

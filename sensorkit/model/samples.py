@@ -68,15 +68,17 @@ class SampleBlock:
         return block
 
     def __len__(self) -> int:
-        return int(self.time_s.shape[0])
+        return self.time_s.shape[0]  # a Python int already
 
     @property
     def start_s(self) -> float:
-        return float(self.time_s[0]) if len(self) else float("nan")
+        t = self.time_s  # read per block on hot paths: no len(self) call inside
+        return float(t[0]) if t.shape[0] else float("nan")
 
     @property
     def end_s(self) -> float:
-        return float(self.time_s[-1]) if len(self) else float("nan")
+        t = self.time_s
+        return float(t[-1]) if t.shape[0] else float("nan")
 
     def slice(self, start: int, stop: int) -> SampleBlock:
         """Samples ``start:stop`` as a new block sharing memory with this one."""

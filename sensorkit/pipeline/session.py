@@ -78,13 +78,14 @@ class Session:
         self._sources = list(sources)
         self._stages = {r.name: list(stages.get(r.name, ())) for r in info.runners}
         self._sinks = list(sinks)
-        self._runner_of = {s.sensor_id: s.runner for s in info.sensors}
         self._bus = Bus()
         self._inputs: dict[str, Channel[SourceItem]] = {}
         for r in info.runners:
             # Backpressure here; sources with a live edge (BLE callbacks, ingest endpoints)
             # keep their own bounded queue that drops, counts and records the gap.
             self._inputs[r.name] = Channel(f"runner:{r.name}", input_queue_size, OverflowPolicy.BLOCK)
+        self._input_of = {s.sensor_id: self._inputs[s.runner] for s in info.sensors if s.runner in self._inputs}
+        """Each sensor's runner channel: one look-up per source item."""
         self._errors: Counter[str] = Counter()
         self._counts: Counter[str] = Counter()
         self._sink_channels: list[tuple[Sink, Channel[BusItem]]] = []
@@ -130,10 +131,15 @@ class Session:
 
     async def _pump(self, source: Source) -> None:
         items = source.items()
+        input_of = self._input_of
         in_hand: SourceItem | None = None
         try:
             try:
                 async for item in items:
+                    channel = input_of.get(getattr(item, "sensor_id", ""))
+                    if channel is not None and not channel.would_block():
+                        channel.send_nowait(item)  # the common case, without a coroutine per item
+                        continue
                     in_hand = item
                     await self._route(item)
                     in_hand = None
@@ -168,12 +174,11 @@ class Session:
             log.warning("a source kept yielding after stop for %.0f s; the rest is dropped", self._hand_over_s)
 
     async def _route(self, item: SourceItem) -> None:
-        runner = self._runner_of.get(getattr(item, "sensor_id", ""))
-        if runner is None:
+        channel = self._input_of.get(getattr(item, "sensor_id", ""))
+        if channel is None:
             self._errors["unknown_sensor"] += 1
             log.warning("dropping item from unknown sensor %r", getattr(item, "sensor_id", None))
             return
-        channel = self._inputs[runner]
         if channel.would_block():
             await channel.send(item)
         else:
@@ -185,6 +190,7 @@ class Session:
         await self._bus.publish(SessionMarker(runner, 0.0, MarkerKind.START, sid))
         last_s = 0.0
         channel = self._inputs[runner]
+        bus, counts = self._bus, self._counts
         async for first in channel:
             items: Sequence[SourceItem] = [first]
             if len(channel) and self._coalesce_s > 0:  # behind: take the backlog in fewer, larger blocks
@@ -195,19 +201,24 @@ class Session:
                     end_s = item.end_s
                     if end_s > last_s:
                         last_s = self._last_time[runner] = end_s
-                await self._publish_all(runner, stages, item)
-        await self._publish_all(runner, stages, None)
+                for x in self._processed(runner, stages, item):  # _publish_all without its coroutine
+                    counts[type(x).__name__] += 1
+                    if not bus.offer(x):
+                        await bus.publish(x)
+        await self._publish_all(self._processed(runner, stages, None))
         await self._bus.publish(
             SessionMarker(runner, self._last_time.get(runner, 0.0), MarkerKind.STOP, sid))
 
-    async def _publish_all(self, runner: str, stages: Sequence[RecordStage], item: BusItem | None) -> None:
+    def _processed(self, runner: str, stages: Sequence[RecordStage], item: BusItem | None) -> list[BusItem]:
         try:
-            out = run_stages(stages, item)
+            return run_stages(stages, item)
         except Exception:
             # A stage bug must not end the run: the raw item still reaches the recording.
             self._errors[f"stage_failed:{runner}"] += 1
             log.exception("processing failed for runner %s; item passed on unprocessed", runner)
-            out = [] if item is None else [item]
+            return [] if item is None else [item]
+
+    async def _publish_all(self, out: list[BusItem]) -> None:
         for x in out:
             self._counts[type(x).__name__] += 1
             await self._bus.publish(x)
