@@ -134,16 +134,21 @@ class History:
 
     def view(self, lo: int, hi: int) -> F64:
         """Rows with absolute indices ``lo:hi`` (clipped to what is held); a view, do not keep."""
-        lo = max(lo, self._start) - self._start
-        hi = min(hi, self.end) - self._start
-        return self._buf[lo:max(lo, hi)]
+        # Conditional expressions, not max()/min() and the ``end`` property: detectors call this
+        # several times a stance, and the builtin calls cost more than the slice.
+        start = self._start
+        lo = lo - start if lo > start else 0
+        hi -= start
+        n = self._n
+        return self._buf[lo:(n if hi > n else hi) if hi > lo else lo]
 
     def column(self, lo: int, hi: int, col: int = 0) -> F64:
         """``view(lo, hi)[:, col]`` in one indexing step (each costs about a thousand instructions)."""
         start = self._start
-        lo = max(lo, start) - start
-        hi = min(hi - start, self._n)
-        return self._buf[lo:max(lo, hi), col]
+        lo = lo - start if lo > start else 0
+        hi -= start
+        n = self._n
+        return self._buf[lo:(n if hi > n else hi) if hi > lo else lo, col]
 
 
 def rotate(v: F64, r: F64) -> F64:

@@ -144,6 +144,7 @@ class MountingCalibration:
                  has_gyro: bool = True, max_dt_s: float | None = None) -> None:
         self.settings = settings
         self.placement = placement
+        self._foot = placement in (Placement.LEFT_FOOT, Placement.RIGHT_FOOT)  # read per window: no enum reads
         self.fs = sampling_rate_hz
         self.has_gyro = has_gyro
         self._max_dt = max_dt_s if max_dt_s is not None else 2.5 / sampling_rate_hz
@@ -333,7 +334,7 @@ class MountingCalibration:
         sd = math.sqrt(max(sums[1] / n - mean_norm * mean_norm, 0.0))
         mean_acc = _sequential_means(w[:3])
         self._w_flat = 0
-        if self.placement in (Placement.LEFT_FOOT, Placement.RIGHT_FOOT) and self.rotation is not None:
+        if self._foot and self.rotation is not None:
             flat = np.abs(norm - 1.0) < 0.15
             if self.has_gyro:
                 flat &= gn < s.midstance_gyr_dps
@@ -377,7 +378,7 @@ class MountingCalibration:
         mask = np.repeat(cls == self.RUNNING, self._win)[: held.shape[0]]
         run = held[mask]
         t_cal = float(run[-1, 0])
-        if self.placement in (Placement.LEFT_FOOT, Placement.RIGHT_FOOT):
+        if self._foot:
             rot, method, resid = self._foot_frame(run)
         else:
             rot, method, resid = self._trunk_frame(run)
@@ -454,7 +455,7 @@ class MountingCalibration:
         s = self.settings
         if cls == self.OTHER or self.rotation is None:
             return False
-        if self.placement in (Placement.LEFT_FOOT, Placement.RIGHT_FOOT):
+        if self._foot:
             if self._w_flat < 3:
                 return False
             mean = self._w_flat_acc

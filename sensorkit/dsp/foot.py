@@ -130,6 +130,7 @@ class FootStepDetector:
         self._jerk_back_n = round(s.impact_search_before_s * self.fs)
         self._jerk_fwd_n = round(s.impact_search_after_s * self.fs) + 1
         self._impact_n = max(round(s.impact_window_s * self.fs), 3)
+        self._plateau_n = max(round(s.plateau_s * self.fs), 2)
         self._keep = int(3.0 * self.fs)
         # foot pitch rate = cos(toe-out) gyr_y -/+ sin(toe-out) gyr_x (left / right foot)
         out = math.radians(settings.toe_out_deg) * (1.0 if side is Side.LEFT else -1.0)
@@ -267,12 +268,15 @@ class FootStepDetector:
         # A flat landing has no peak at all: the rate levels off at ~0 (foot flat) - a
         # plateau of plateau_s also ends the search.
         k, best = 0, x[0]
-        plateau = max(round(s.plateau_s * self.fs), 2)
+        plateau = self._plateau_n
+        peak_min, drop = s.peak_min_dps, s.peak_drop_dps
         for i in range(1, len(x)):
-            if x[i] > best:
-                k, best = i, x[i]
-            elif best >= s.peak_min_dps and (x[i] < best - max(s.peak_drop_dps, 0.5 * best)
-                                             or i - k >= plateau):
+            v = x[i]
+            if v > best:
+                k, best = i, v
+            # (half is max(drop, 0.5 * best) as a conditional expression: the same pick, no call)
+            elif best >= peak_min and (v < best - (half if (half := 0.5 * best) > drop else drop)
+                                       or i - k >= plateau):
                 break
         p_pos = lo + _parabolic(x, k)
         p_idx = lo + k

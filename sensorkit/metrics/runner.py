@@ -55,6 +55,11 @@ from sensorkit.model import (
 )
 
 _FEET = (Placement.LEFT_FOOT, Placement.RIGHT_FOOT)
+# Enum members as module names: on Python 3.11 ``EventKind.X`` goes through EnumType's
+# __getattr__ slot hook (~600 instructions a read, 10x a global); these are read per event/step.
+_IC, _TC = EventKind.INITIAL_CONTACT, EventKind.TERMINAL_CONTACT
+_LEFT, _RIGHT = Side.LEFT, Side.RIGHT
+_LEFT_FOOT, _RIGHT_FOOT, _LOWER_BACK = Placement.LEFT_FOOT, Placement.RIGHT_FOOT, Placement.LOWER_BACK
 
 
 class RunnerMetrics:
@@ -217,12 +222,11 @@ class RunnerMetrics:
 
     def _events(self, info: SensorInfo, contacts: list[Contact]) -> list[Record]:
         out: list[Record] = []
+        runner, sid, placement = self.runner.name, info.sensor_id, info.placement
         for c in contacts:
-            out.append(StepEvent(self.runner.name, c.ic_s, EventKind.INITIAL_CONTACT, c.side, info.sensor_id,
-                                 info.placement))
+            out.append(StepEvent(runner, c.ic_s, _IC, c.side, sid, placement))
             if c.tc_s is not None:
-                out.append(StepEvent(self.runner.name, c.tc_s, EventKind.TERMINAL_CONTACT, c.side,
-                                     info.sensor_id, info.placement))
+                out.append(StepEvent(runner, c.tc_s, _TC, c.side, sid, placement))
         return out
 
     def _posture(self, lean: LeanSeries, feed: PodFeed, out: list[Record]) -> None:
@@ -311,7 +315,7 @@ class RunnerMetrics:
             duty = contact / (2000.0 * (fs.next_ic_s - ic))
         imp = self._impact_contact(td.contacts, side)
         shoe = next((td.contacts[p] for p in _FEET if p in td.contacts), None)
-        back = td.contacts.get(Placement.LOWER_BACK)
+        back = td.contacts.get(_LOWER_BACK)
         strike = shoe.strike_angle_deg if shoe is not None else None
         speed = None
         known = self._speed_at(ic)
@@ -331,8 +335,8 @@ class RunnerMetrics:
 
     def _impact_contact(self, contacts: dict[Placement, Contact], side: Side) -> Contact | None:
         if self._impact_from_shoe.get(side):
-            return contacts.get(Placement.LEFT_FOOT if side is Side.LEFT else Placement.RIGHT_FOOT)
-        return contacts.get(Placement.LOWER_BACK)
+            return contacts.get(_LEFT_FOOT if side is _LEFT else _RIGHT_FOOT)
+        return contacts.get(_LOWER_BACK)
 
     def _final_until(self) -> float:
         """Every step and lean reading up to here is final (rolling seconds wait for it)."""

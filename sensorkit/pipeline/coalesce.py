@@ -37,6 +37,16 @@ def coalesce(items: Sequence[T], max_span_s: float) -> tuple[list[T | SampleBloc
     channels and a span over ``max_span_s``; items of other sensors in between do not, since
     every stage keeps per-sensor state and orders sensors by data time.
     """
+    # Most backlogs hold at most one block per sensor (a replay's grid tick: one per pod): then
+    # nothing can join, and the item-by-item bookkeeping below would only rebuild the list.
+    seen: set[str] = set()
+    for item in items:
+        if isinstance(item, SampleBlock):
+            if item.sensor_id in seen:
+                break
+            seen.add(item.sensor_id)
+    else:
+        return list(items), 0
     slots: list[T | SampleBlock | None] = []
     runs: list[tuple[list[int], list[SampleBlock]]] = []  # (the blocks' slots, the blocks)
     open_run: dict[str, tuple[list[int], list[SampleBlock]]] = {}
