@@ -190,6 +190,10 @@ def _peers(d: Json) -> list[Figure]:
     return out or headline_figures(d)
 
 
+def _compiled(d: Json) -> list[Figure]:
+    return [info("RSS a numba kernel would add (why there is none)", d.get("added_mb"), "MB")]
+
+
 def _influx(d: Json) -> list[Figure]:
     need = (d.get("runners") or 30) * (d.get("pods_per_runner") or 3) * (d.get("rate_hz") or 200.0)
     return [at_least("InfluxDB 1.x sustained raw IMU", dig(d, "sustained_v1_influxd_1_6.points_per_s"), need,
@@ -253,6 +257,7 @@ SPECS: tuple[Spec, ...] = (
     Spec("live_capacity", "bench.live_capacity", (), ("--quick",), _live),
     Spec("memory_marathon", "bench.memory_marathon", (), ("--quick",), _memory),
     Spec("peers", "bench.peers", (), ("--quick",), _peers),
+    Spec("compiled_kernels", "bench.compiled_kernels", (), ("--runs", "1"), _compiled),
     Spec("influx_throughput", "bench.influx_throughput", (), ("--seconds", "3", "--runners", "5", "--repeats", "1"),
          _influx, needs=("influxd",)),
     Spec("ble_throughput", "bench.ble_throughput", (), ("--seconds", "3", "--reconnects", "2"), _ble),
