@@ -59,12 +59,13 @@ class SampleBlock:
         else goes through the constructor.
         """
         block = object.__new__(cls)
-        _set = object.__setattr__
-        _set(block, "sensor_id", sensor_id)
-        _set(block, "time_s", time_s)
-        _set(block, "acc_g", acc_g)
-        _set(block, "gyr_dps", gyr_dps)
-        _set(block, "mag_ut", mag_ut)
+        # the slots' own setters: object.__setattr__ looks each name up first (~1/3 of the cost)
+        set_sensor_id, set_time_s, set_acc_g, set_gyr_dps, set_mag_ut = _SLOT_SETTERS
+        set_sensor_id(block, sensor_id)
+        set_time_s(block, time_s)
+        set_acc_g(block, acc_g)
+        set_gyr_dps(block, gyr_dps)
+        set_mag_ut(block, mag_ut)
         return block
 
     def __len__(self) -> int:
@@ -107,6 +108,10 @@ class SampleBlock:
 
         return SampleBlock.trusted(sid, np.concatenate([b.time_s for b in blocks]),  # joined valid arrays
                                    np.concatenate([b.acc_g for b in blocks]), cat("gyr_dps"), cat("mag_ut"))
+
+
+_SLOT_SETTERS = tuple(SampleBlock.__dict__[f].__set__ for f in ("sensor_id", "time_s", "acc_g", "gyr_dps", "mag_ut"))
+"""``__set__`` of each SampleBlock slot (frozen: assignment goes around the dataclass's guard)."""
 
 
 @dataclass(frozen=True, slots=True)
