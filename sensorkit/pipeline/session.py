@@ -40,14 +40,24 @@ def run_stages(stages: Sequence[RecordStage], item: BusItem | None) -> list[BusI
 
     Each stage sees the item and every record the earlier stages made from it.
     """
-    out: list[BusItem] = [] if item is None else [item]
-    for stage in stages:
-        made: list[BusItem] = []
-        for x in out:
-            made.extend(stage.update(x))
-        if item is None:
+    if item is None:
+        out: list[BusItem] = []
+        for stage in stages:
+            made: list[BusItem] = []
+            for x in out:
+                made.extend(stage.update(x))
             made.extend(stage.finish())
-        out.extend(made)
+            out.extend(made)
+        return out
+    out = [item]
+    for stage in stages:
+        if len(out) == 1:  # most items: nothing made yet, no list to collect into
+            out.extend(stage.update(item))
+        else:
+            made = []
+            for x in out:
+                made.extend(stage.update(x))
+            out.extend(made)
     return out
 
 
