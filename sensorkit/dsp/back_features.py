@@ -24,9 +24,9 @@ more Python per stance, which pays below ~8 stances (callgrind: 0.57 M instructi
 stance there, 0.97 M here; 2.0 M against 1.55 M for 14)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StanceFeatures:
-    """One entry per stance, as Python lists (the detector loops over them)."""
+    """One entry per stance, as Python lists (the detector loops over them); not frozen for speed."""
 
     n_stance: list[int]
     cue: list[float]

@@ -85,9 +85,12 @@ class Touchdown:
         return _sources(tuple(self.contacts))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class FusedStep:
-    """A finished step: this touchdown, the one before and the one after (when known)."""
+    """A finished step: this touchdown, the one before and the one after (when known).
+
+    Treat as immutable (not frozen for speed, as :class:`~sensorkit.dsp.contacts.Contact`).
+    """
 
     touchdown: Touchdown
     prev_ic_s: float | None
