@@ -38,6 +38,8 @@ class Bus:
         items a second, and most go through here without a coroutine.
         """
         takers, blocking = self._routes.get(type(item)) or self._route(type(item))
+        if len(takers) == 1:  # the usual case: one sink takes it (the recording)
+            return takers[0].offer(item)
         for channel in blocking:
             if channel.would_block():
                 return False

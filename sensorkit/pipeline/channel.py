@@ -127,6 +127,28 @@ class Channel(Generic[T]):
             return False
         raise asyncio.QueueFull(self.name)
 
+    def offer(self, item: T) -> bool:
+        """:meth:`send_nowait` unless :meth:`send` would wait; False then, and nothing was sent.
+
+        The producer's fast path in one call: ``await send(item)`` only when this returns False.
+        """
+        items = self._items
+        if len(items) >= self.maxsize:
+            if self._blocks:
+                return False
+            self.send_nowait(item)  # drops and counts by the policy
+            return True
+        if self._closed:
+            raise ChannelClosed(self.name)
+        items.append(item)
+        self._sent += 1
+        fill = len(items)
+        if fill > self._max_fill:
+            self._max_fill = fill
+        if self._readers:
+            _wake(self._readers)
+        return True
+
     def would_block(self) -> bool:
         """Whether :meth:`send` would wait (a full channel under the BLOCK policy).
 

@@ -147,9 +147,8 @@ class Session:
             try:
                 async for item in items:
                     channel = input_of.get(getattr(item, "sensor_id", ""))
-                    if channel is not None and not channel.would_block():
-                        channel.send_nowait(item)  # the common case, without a coroutine per item
-                        continue
+                    if channel is not None and channel.offer(item):
+                        continue  # the common case, without a coroutine per item
                     in_hand = item
                     await self._route(item)
                     in_hand = None
@@ -207,26 +206,34 @@ class Session:
                 items, absorbed = coalesce([first, *channel.receive_nowait()], self._coalesce_s)
                 self._coalesced += absorbed
             for item in items:
-                if isinstance(item, SampleBlock) and len(item):
-                    end_s = item.end_s
+                if isinstance(item, SampleBlock):
+                    end_s = item.end_s  # NaN for an empty block: never later
                     if end_s > last_s:
                         last_s = self._last_time[runner] = end_s
-                for x in self._processed(runner, stages, item):  # _publish_all without its coroutine
+                try:
+                    out = run_stages(stages, item)
+                except Exception:
+                    out = self._stage_failed(runner, item)
+                for x in out:  # _publish_all without its coroutine
                     counts[type(x).__name__] += 1
                     if not bus.offer(x):
                         await bus.publish(x)
-        await self._publish_all(self._processed(runner, stages, None))
+        try:
+            out = run_stages(stages, None)
+        except Exception:
+            out = self._stage_failed(runner, None)
+        await self._publish_all(out)
         await self._bus.publish(
             SessionMarker(runner, self._last_time.get(runner, 0.0), MarkerKind.STOP, sid))
 
-    def _processed(self, runner: str, stages: Sequence[RecordStage], item: BusItem | None) -> list[BusItem]:
-        try:
-            return run_stages(stages, item)
-        except Exception:
-            # A stage bug must not end the run: the raw item still reaches the recording.
-            self._errors[f"stage_failed:{runner}"] += 1
-            log.exception("processing failed for runner %s; item passed on unprocessed", runner)
-            return [] if item is None else [item]
+    def _stage_failed(self, runner: str, item: BusItem | None) -> list[BusItem]:
+        """Count and log a stage's exception (call it in the ``except`` block); what to publish instead.
+
+        A stage bug must not end the run: the raw item still reaches the recording.
+        """
+        self._errors[f"stage_failed:{runner}"] += 1
+        log.exception("processing failed for runner %s; item passed on unprocessed", runner)
+        return [] if item is None else [item]
 
     async def _publish_all(self, out: list[BusItem]) -> None:
         for x in out:
