@@ -1,7 +1,8 @@
-"""The producers' fast path: ``Channel.offer`` and ``Bus.offer`` send at once or not at all.
+"""The fast paths: ``Channel.offer`` and ``Bus.offer`` send at once or not at all; ``batches``.
 
-They do what ``send``/``publish`` would do whenever that would not wait, and leave the waiting
-case to them; cancelled waiters leave a channel usable.
+The offers do what ``send``/``publish`` would do whenever that would not wait, and leave the
+waiting case to them; ``batches`` hands over what ``receive`` then ``receive_nowait`` would;
+cancelled waiters leave a channel usable.
 """
 
 import asyncio
@@ -105,3 +106,33 @@ async def test_a_cancelled_sender_leaves_the_channel_usable() -> None:
         await ch.send(4)  # waits for late_reader's receive
     assert ch.receive_nowait() == [4]
     assert ch.stats().sent == 3
+
+
+async def test_batches_take_what_is_queued_behind_the_first_item_and_wake_waiting_senders() -> None:
+    ch: Channel[int] = Channel("b", 3)
+    got: list[list[int]] = []
+
+    async def consumer() -> None:
+        async for batch in ch.batches():
+            got.append(batch)
+
+    async with asyncio.TaskGroup() as tg:
+        tg.create_task(consumer())
+        for i in range(3):
+            ch.send_nowait(i)
+        await ch.send(3)  # full: waits until the consumer takes the batch
+        await asyncio.sleep(0)
+        ch.close()
+    assert got == [[0, 1, 2], [3]]
+    st = ch.stats()
+    assert (st.sent, st.received, st.max_fill, st.fill) == (4, 4, 3, 0)
+
+
+async def test_batches_of_at_most_limit_items() -> None:
+    ch: Channel[int] = Channel("l", 8)
+    for i in range(5):
+        ch.send_nowait(i)
+    ch.close()
+    assert [b async for b in ch.batches(2)] == [[0, 1], [2, 3], [4]]
+    with pytest.raises(ValueError, match="limit"):
+        ch.batches(0)

@@ -198,6 +198,14 @@ class Channel(Generic[T]):
     def __aiter__(self) -> AsyncIterator[T]:
         return _Items(self)
 
+    def batches(self, limit: int | None = None) -> AsyncIterator[list[T]]:
+        """``async for`` in lists: each wait for an item also takes what is queued behind it.
+
+        Up to ``limit`` items per list (None: all). Taking them is what ``receive`` followed by
+        ``receive_nowait`` does, in one step.
+        """
+        return _Batches(self, limit)
+
 
 class _Items(AsyncIterator[T]):
     """``async for`` over a channel: one coroutine per item (an async generator costs two frames)."""
@@ -219,6 +227,36 @@ class _Items(AsyncIterator[T]):
         if ch._writers and len(items) < ch.maxsize:
             _wake(ch._writers)
         return item
+
+
+class _Batches(AsyncIterator[list[T]]):
+    __slots__ = ("_channel", "_limit")
+
+    def __init__(self, channel: Channel[T], limit: int | None) -> None:
+        if limit is not None and limit < 1:
+            raise ValueError("limit must be >= 1")
+        self._channel = channel
+        self._limit = limit
+
+    async def __anext__(self) -> list[T]:
+        ch = self._channel
+        items = ch._items
+        while not items:
+            if ch._closed:
+                raise StopAsyncIteration
+            await _wait(ch._readers)
+        limit = self._limit
+        if limit == 1:
+            batch = [items.popleft()]
+        elif limit is None or len(items) <= limit:
+            batch = list(items)
+            items.clear()
+        else:
+            batch = [items.popleft() for _ in range(limit)]
+        ch._received += len(batch)
+        if ch._writers and len(items) < ch.maxsize:
+            _wake(ch._writers)
+        return batch
 
 
 def _wake(waiters: list[asyncio.Future[None]]) -> None:

@@ -200,10 +200,11 @@ class Session:
         last_s = 0.0
         channel = self._inputs[runner]
         bus, counts = self._bus, self._counts
-        async for first in channel:
-            items: Sequence[SourceItem] = [first]
-            if len(channel) and self._coalesce_s > 0:  # behind: take the backlog in fewer, larger blocks
-                items, absorbed = coalesce([first, *channel.receive_nowait()], self._coalesce_s)
+        # With coalescing, each wake-up takes the whole backlog; without, one item at a time (what
+        # stays queued while a publish waits keeps counting against the channel's bound).
+        async for items in channel.batches(None if self._coalesce_s > 0 else 1):
+            if len(items) > 1:  # behind: take the backlog in fewer, larger blocks
+                items, absorbed = coalesce(items, self._coalesce_s)
                 self._coalesced += absorbed
             for item in items:
                 if isinstance(item, SampleBlock):
