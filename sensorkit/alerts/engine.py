@@ -36,12 +36,14 @@ MAX_DRIFT_FULL_SCALES = 1.5
 """One observation's drift is clipped to this many full scales before smoothing."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Level:
     """A metric's current drift level (smoothed, positive = worse) and what it means in the metric.
 
     ``smoothed`` is the metric value the smoothed drift corresponds to: what a cue reports,
-    rather than the last (noisy) observation ``value``.
+    rather than the last (noisy) observation ``value``. Treat as immutable: not a frozen
+    dataclass only because that sets each field through ``object.__setattr__`` (~7 k
+    instructions a Level, one per metric and observation).
     """
 
     level: float
@@ -63,6 +65,9 @@ class CueEngine:
         self._all_weight = sum(s.metrics.get(m).weight for m in self._metrics)
         self._scales = {m: (s.metrics.get(m).full_scale, s.metrics.get(m).weight) for m in METRIC_NAMES}
         """(full scale, weight) per metric: read per observation, cheaper than the pydantic model."""
+        # Settings read per observation, copied once (each pydantic field read costs ~600 instructions).
+        self._max_gap_s, self._min_speed_mps = s.max_gap_s, s.min_speed_mps
+        self._fatigue_interval_s, self._speed_aware = s.fatigue_interval_s, s.speed_aware
         self._buffer: dict[str, list[tuple[float, float, float]]] = {m: [] for m in self._metrics}
         self.baselines: dict[str, MetricBaseline] = {}
         self._ewma = {m: Ewma(s.ewma_tau_s) for m in self._metrics}
@@ -97,22 +102,21 @@ class CueEngine:
     # -- per observation -------------------------------------------------------------------
 
     def _observe(self, obs: Observation) -> list[Record]:
-        s = self.settings
         t = obs.time_s
         out: list[Record] = []
-        gap = self._last_obs_s is not None and t - self._last_obs_s > s.max_gap_s
-        running = obs.moving and (obs.speed_mps is None or obs.speed_mps >= s.min_speed_mps)
+        gap = self._last_obs_s is not None and t - self._last_obs_s > self._max_gap_s
+        running = obs.moving and (obs.speed_mps is None or obs.speed_mps >= self._min_speed_mps)
         if not running or gap:
             self._stop()
         if running:
             if self._running and self._last_obs_s is not None and not gap:
                 self.running_s += max(t - self._last_obs_s, 0.0)
             elif self.baseline_ready:
-                self._hold_until_s = self.running_s + s.resume_settle_s
+                self._hold_until_s = self.running_s + self.settings.resume_settle_s
             self._running = True
             self._track(obs, out)
         self._last_obs_s = t
-        if t - self._last_fatigue_s >= s.fatigue_interval_s - _EPS_S:
+        if t - self._last_fatigue_s >= self._fatigue_interval_s - _EPS_S:
             self._last_fatigue_s = t
             out.insert(0, FatigueState(self.runner, t, round(float(self.score), 2), self.baseline_ready,
                                        dict(self.components)))
@@ -133,7 +137,7 @@ class CueEngine:
             return
         if self.running_s < self._hold_until_s:
             return
-        speed = obs.speed_mps if s.speed_aware else None
+        speed = obs.speed_mps if self._speed_aware else None
         levels: dict[str, float] = {}
         for name, base in self.baselines.items():
             value = obs.values.get(name)

@@ -314,8 +314,9 @@ class RunnerMetrics:
         if contact is not None and fs.next_ic_s is not None and fs.next_ic_s > ic:
             duty = contact / (2000.0 * (fs.next_ic_s - ic))
         imp = self._impact_contact(td.contacts, side)
-        shoe = next((td.contacts[p] for p in _FEET if p in td.contacts), None)
-        back = td.contacts.get(_LOWER_BACK)
+        contacts = td.contacts
+        shoe = contacts.get(_LEFT_FOOT) or contacts.get(_RIGHT_FOOT)  # the first of _FEET (no generator)
+        back = contacts.get(_LOWER_BACK)
         strike = shoe.strike_angle_deg if shoe is not None else None
         speed = None
         known = self._speed_at(ic)
