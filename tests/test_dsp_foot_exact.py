@@ -67,3 +67,21 @@ def test_impact_reuses_the_ic_searchs_acc_norm_with_the_same_result() -> None:
                                              ch.gyr_dps[a:a + block])])
         assert len(outs[0]) >= 20 and all(c.impact_g is not None for c in outs[0])
         assert outs[0] == outs[1]
+
+
+def test_one_einsum_over_acc_and_gyr_rows_gives_each_half_its_own_bits() -> None:
+    """The IC search squares acc and gyro rows in one einsum: each row as a separate einsum would."""
+    rng = np.random.default_rng(4)
+    specials = [0.0, -0.0, 1e200, -1e-300, 3.0, np.nan, np.inf]
+    with np.errstate(all="ignore"):
+        for case in range(1500):
+            buf = rng.normal(0, 300, (160, 7)) * 10.0 ** rng.integers(-4, 4, (160, 7))
+            if case % 4 == 0:
+                buf[rng.random(buf.shape) < 0.1] = rng.choice(specials)
+            a = int(rng.integers(0, 60))
+            w = buf[a:a + int(rng.integers(1, 60))]
+            planes = w[:, 1:7].reshape(-1, 2, 3)
+            both = np.einsum("ijk,ijk->ij", planes, planes)
+            lo = int(rng.integers(0, w.shape[0]))
+            for col, half in ((0, w[lo:, 1:4]), (1, w[lo:, 4:7])):
+                assert both[lo:, col].tobytes() == np.einsum("ij,ij->i", half, half).tobytes()

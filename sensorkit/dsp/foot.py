@@ -130,6 +130,8 @@ class FootStepDetector:
         self._jerk_back_n = round(s.impact_search_before_s * self.fs)
         self._jerk_fwd_n = round(s.impact_search_after_s * self.fs) + 1
         self._impact_n = max(round(s.impact_window_s * self.fs), 3)
+        # The IC search's rows after the touchdown peak: mid-stance's, and the impact's of any IC.
+        self._wide_n = max(self._ms_n, self._jerk_fwd_n + self._impact_n)
         self._plateau_n = max(round(s.plateau_s * self.fs), 2)
         self._keep = int(3.0 * self.fs)
         # foot pitch rate = cos(toe-out) gyr_y -/+ sin(toe-out) gyr_x (left / right foot)
@@ -283,10 +285,17 @@ class FootStepDetector:
         # Mid-stance: the quietest sample after the peak. Its pitch is taken as 0, flat as at
         # calibration: the tilt of acceleration there is off by up to ~15 deg in a short, fast
         # stance (Fukuchi RBDS004 at 4.5 m/s) while flat-foot is right within a few degrees.
-        ms = self._raw.view(p_idx, p_idx + self._ms_n)
-        if ms.shape[0] < 3:
+        # One window from the impact search's start to past mid-stance's and the impact's, and
+        # |acc|^2, |gyr|^2 of all its rows in one einsum (each row the bits of a separate
+        # "ij,ij->i" over its own window: checked over random windows, specials included).
+        w0 = max(p_idx - self._jerk_back_n, b, self._raw.start)
+        wide = self._raw.view(w0, p_idx + self._wide_n)
+        planes = wide[:, 1:7].reshape(-1, 2, 3)
+        sq = np.einsum("ijk,ijk->ij", planes, planes)
+        k0 = p_idx - w0
+        gn = sq[k0:k0 + self._ms_n, 1]
+        if gn.shape[0] < 3:
             return
-        gn = np.einsum("ij,ij->i", ms[:, 4:7], ms[:, 4:7])
         m = int(gn.argmin())
         ms_idx = p_idx + m
         # Foot-flat pitch: from the tilt of acceleration when the foot is really still for a
@@ -302,11 +311,9 @@ class FootStepDetector:
         # A real pod sees the impact itself: a jump of |acc| faster than impact_jerk_gps.
         # When it is there, it times IC to the sample (the rotation peak then only chose the
         # window); smooth data (soft shoes, marker-derived pods) keep the rotation estimate.
-        w0 = max(p_idx - self._jerk_back_n, b, self._raw.start)
         # |acc| is taken on to the end of the impact window of any IC this search can find,
         # which _contact then reuses (einsum gives a row the same bits in any window).
-        wide = self._raw.view(w0, p_idx + self._jerk_fwd_n + self._impact_n)
-        acc_norm = np.sqrt(np.einsum("ij,ij->i", wide[:, 1:4], wide[:, 1:4]))
+        acc_norm = np.sqrt(sq[:, 0])
         self._acc_norm = (w0, acc_norm)
         n = min(wide.shape[0], p_idx + self._jerk_fwd_n - w0)
         if n >= 3:
