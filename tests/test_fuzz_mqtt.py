@@ -183,7 +183,9 @@ test_whatever_a_broker_delivers_never_breaks_the_feed_or_the_page = fuzz_test("m
 def test_the_message_generator_covers_every_kind() -> None:
     seen: set[str] = set()
 
-    @settings(max_examples=60, deadline=None, database=None)
+    # Derandomized: the same draws every run, so a kind the generator can make is always seen
+    # (60 random draws missed one of the six now and then: a flaky test, not a finding).
+    @settings(max_examples=200, deadline=None, database=None, derandomize=True)
     @given(messages())
     def collect(message: tuple[str, bytes]) -> None:
         seen.add(json.loads(message[1])["schema"])
