@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Generic, TypeVar
@@ -109,14 +109,8 @@ class Channel(Generic[T]):
         if self._closed:
             raise ChannelClosed(self.name)
         items = self._items
-        if len(items) < self.maxsize:  # _push, inlined: this runs for every item of a session
-            items.append(item)
-            self._sent += 1
-            fill = len(items)
-            if fill > self._max_fill:
-                self._max_fill = fill
-            if self._readers:
-                _wake(self._readers)
+        if len(items) < self.maxsize:
+            self._push(item)
             return True
         if self.policy is OverflowPolicy.DROP_OLDEST:
             self._drop(items.popleft())
@@ -140,13 +134,7 @@ class Channel(Generic[T]):
             return True
         if self._closed:
             raise ChannelClosed(self.name)
-        items.append(item)
-        self._sent += 1
-        fill = len(items)
-        if fill > self._max_fill:
-            self._max_fill = fill
-        if self._readers:
-            _wake(self._readers)
+        self._push(item)
         return True
 
     def would_block(self) -> bool:
@@ -215,18 +203,8 @@ class _Items(AsyncIterator[T]):
     def __init__(self, channel: Channel[T]) -> None:
         self._channel = channel
 
-    async def __anext__(self) -> T:
-        ch = self._channel
-        items = ch._items
-        while not items:
-            if ch._closed:
-                raise StopAsyncIteration
-            await _wait(ch._readers)
-        item = items.popleft()
-        ch._received += 1
-        if ch._writers and len(items) < ch.maxsize:
-            _wake(ch._writers)
-        return item
+    def __anext__(self) -> Awaitable[T]:
+        return self._channel.receive()  # the coroutine itself: no second frame per item
 
 
 class _Batches(AsyncIterator[list[T]]):
