@@ -50,10 +50,8 @@ class Bus:
     async def publish(self, item: BusItem) -> None:
         """Hand ``item`` to its subscribers, waiting for room where a BLOCK subscriber is full."""
         for channel in (self._routes.get(type(item)) or self._route(type(item)))[0]:
-            if channel.would_block():
+            if not channel.offer(item):
                 await channel.send(item)
-            else:
-                channel.send_nowait(item)
 
     def close(self) -> None:
         for _, channel in self._subs:

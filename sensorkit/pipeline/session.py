@@ -40,24 +40,17 @@ def run_stages(stages: Sequence[RecordStage], item: BusItem | None) -> list[BusI
 
     Each stage sees the item and every record the earlier stages made from it.
     """
-    if item is None:
-        out: list[BusItem] = []
-        for stage in stages:
-            made: list[BusItem] = []
-            for x in out:
-                made.extend(stage.update(x))
-            made.extend(stage.finish())
-            out.extend(made)
-        return out
-    out = [item]
+    out: list[BusItem] = [] if item is None else [item]
     for stage in stages:
-        if len(out) == 1:  # most items: nothing made yet, no list to collect into
+        if len(out) == 1 and item is not None:  # most items: nothing made yet, no list to collect into
             out.extend(stage.update(item))
-        else:
-            made = []
-            for x in out:
-                made.extend(stage.update(x))
-            out.extend(made)
+            continue
+        made: list[BusItem] = []
+        for x in out:
+            made.extend(stage.update(x))
+        if item is None:
+            made.extend(stage.finish())
+        out.extend(made)
     return out
 
 
@@ -188,10 +181,8 @@ class Session:
             self._errors["unknown_sensor"] += 1
             log.warning("dropping item from unknown sensor %r", getattr(item, "sensor_id", None))
             return
-        if channel.would_block():
+        if not channel.offer(item):
             await channel.send(item)
-        else:
-            channel.send_nowait(item)
 
     async def _run_runner(self, runner: str) -> None:
         stages = self._stages[runner]
@@ -239,7 +230,8 @@ class Session:
     async def _publish_all(self, out: list[BusItem]) -> None:
         for x in out:
             self._counts[type(x).__name__] += 1
-            await self._bus.publish(x)
+            if not self._bus.offer(x):
+                await self._bus.publish(x)
 
     async def _run_sink(self, sink: Sink, channel: Channel[BusItem]) -> None:
         try:

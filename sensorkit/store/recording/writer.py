@@ -221,17 +221,7 @@ class RecordingWriter:
         if self._closed:
             raise RecordingError(f"{self.path}: write after close")
         if isinstance(item, SampleBlock):
-            n = len(item)
-            stream = self._streams.get(item.sensor_id)
-            if (stream is not None and n and (item.gyr_dps is None or stream.has_gyro)
-                    and (item.mag_ut is None or stream.has_mag)):  # _write_block's common case, without its call
-                pending = self._pending
-                pending.blocks.append(item)
-                pending.order.append(stream.block_code | n << 32)
-                self._samples_received += n
-                self.pending_bytes += n * stream.record_bytes
-            else:
-                self._write_block(item)
+            self._write_block(item)
         else:
             name = RECORD_NAMES.get(type(item))  # dataclasses, all of them
             if name is None:
